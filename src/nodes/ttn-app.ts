@@ -1,0 +1,165 @@
+/**
+ * ttn-app, the config node: owns one SDK client (one MQTT connection) shared by every node that
+ * uses it. Connects when the first user registers, disconnects when the last one leaves (after a
+ * short grace so a "modified nodes" deploy that restarts the only consumer does not reconnect),
+ * and pushes the connection state to every user.
+ */
+import {
+  type ConnectionStatus,
+  type Delivery,
+  MQTTClient,
+  type MQTTClientOptions,
+  type SendOptions,
+  type SendResult,
+  type TlsOptions,
+} from '../sdk/client'
+import type { UplinkMessage } from '../sdk/messages'
+import type { EventName } from '../sdk/topics'
+import type { NodeInstance, NodeRedRuntime, NodeStatus, TlsConfigNode } from './red'
+import { RateLimitedReporter } from './rate-limit'
+import { statusFor } from './status'
+
+export interface TtnAppConfig {
+  name?: string
+  appId?: string
+  tenant?: string
+  server?: string
+  tls?: boolean | string
+  tlsConfig?: string
+  api?: 'v3' | 'v2'
+  keepalive?: number | string
+}
+
+/** How long the connection outlives its last user, so redeploying a consumer does not reconnect. */
+export const LAST_USER_GRACE_MS = 500
+
+export interface TtnAppNode extends NodeInstance {
+  /** Undefined when the configuration is unusable (the reason is in configError). */
+  client: MQTTClient | undefined
+  configError: string | undefined
+  register(user: NodeInstance): void
+  deregister(user: NodeInstance, done?: () => void): void
+  onUplink(deviceId: string | undefined, listener: (d: Delivery<UplinkMessage>) => void): () => void
+  onEvent(event: EventName | 'all', deviceId: string | undefined, listener: (d: Delivery) => void): () => void
+  sendDownlink(deviceId: unknown, payload: unknown, port: unknown, confirmed: unknown, schedule: unknown, options: SendOptions): Promise<SendResult>
+}
+
+/** Turn the node's fields into the SDK's constructor arguments. Exported for tests. */
+export function clientArguments(
+  config: TtnAppConfig,
+  tlsNode: TlsConfigNode | undefined,
+): { address: string; options: MQTTClientOptions } {
+  const server = (config.server ?? '').trim() || 'eu1.cloud.thethings.network'
+  const tlsOn = config.tls === undefined ? true : config.tls === true || config.tls === 'true'
+  const hasScheme = /^[a-z]+:\/\//i.test(server)
+  const tls: TlsOptions = hasScheme ? {} : { enabled: tlsOn }
+  if (tlsNode && (tlsOn || /^mqtts:/i.test(server))) {
+    const o = tlsNode.addTLSOptions({})
+    if (o.ca) tls.ca = o.ca as TlsOptions['ca']
+    if (o.cert) tls.cert = o.cert as TlsOptions['cert']
+    if (o.key) tls.key = o.key as TlsOptions['key']
+    if (typeof o.passphrase === 'string') tls.passphrase = o.passphrase
+    if (typeof o.servername === 'string' && o.servername) tls.servername = o.servername
+    if (o.rejectUnauthorized === false) tls.rejectUnauthorized = false
+  }
+  const keepalive = Number(config.keepalive)
+  const options: MQTTClientOptions = {
+    api: config.api === 'v2' ? 'v2' : 'v3',
+    tls,
+    autoConnect: false,
+  }
+  if (config.tenant && config.tenant.trim()) options.tenant = config.tenant.trim()
+  if (Number.isFinite(keepalive) && keepalive > 0) options.keepalive = keepalive
+  return { address: server, options }
+}
+
+export function registerTtnApp(RED: NodeRedRuntime): void {
+  function TtnApp(this: TtnAppNode, config: TtnAppConfig): void {
+    RED.nodes.createNode(this, config)
+    const node = this
+    const users = new Map<string, NodeInstance>()
+    let lastStatus: NodeStatus | Record<string, never> = {}
+    let loggedHint: string | undefined
+    let graceTimer: NodeJS.Timeout | undefined
+    const warnings = new RateLimitedReporter((text) => node.warn(text))
+
+    node.client = undefined
+    node.configError = undefined
+    try {
+      const apiKey = node.credentials?.apiKey
+      if (!apiKey || !apiKey.trim()) throw new Error(RED._('ttn.errors.missingKey'))
+      const tlsNode = config.tlsConfig ? (RED.nodes.getNode(config.tlsConfig) as TlsConfigNode | null) : null
+      const { address, options } = clientArguments(config, tlsNode ?? undefined)
+      node.client = new MQTTClient(config.appId ?? '', apiKey, address, options)
+    } catch (err) {
+      node.configError = (err as Error).message
+      node.error(node.configError)
+    }
+
+    const client = node.client
+    const broadcast = (status: NodeStatus | Record<string, never>) => {
+      lastStatus = status
+      for (const u of users.values()) u.status(status)
+    }
+    if (client) {
+      client.on('status', (s: ConnectionStatus) => {
+        broadcast(statusFor(RED, s))
+        if (s.state === 'connected') loggedHint = undefined
+        // The full hint goes to the log once per distinct problem, not once per attempt.
+        if (s.hint && s.hint !== loggedHint && (s.state === 'not-authorized' || s.state === 'reconnecting')) {
+          loggedHint = s.hint
+          if (s.state === 'not-authorized') node.error(RED._('ttn.errors.notAuthorized', { hint: s.hint }))
+          else node.warn(s.hint)
+        }
+      })
+      client.on('error', (err: Error) => warnings.push(err.message))
+      client.on('warning', (text: string) => node.warn(text))
+    }
+
+    node.register = (user) => {
+      if (graceTimer) {
+        clearTimeout(graceTimer)
+        graceTimer = undefined
+      }
+      users.set(user.id, user)
+      if (!client) {
+        user.status({ fill: 'red', shape: 'ring', text: node.configError === RED._('ttn.errors.missingKey') ? 'ttn.status.missingKey' : 'ttn.status.configError' })
+        return
+      }
+      user.status(lastStatus)
+      if (users.size === 1 && !client.connected) client.connect().catch(() => undefined)
+    }
+
+    node.deregister = (user, done) => {
+      users.delete(user.id)
+      if (users.size === 0 && client && !graceTimer) {
+        graceTimer = setTimeout(() => {
+          graceTimer = undefined
+          if (users.size === 0) client.stop().catch(() => undefined)
+        }, LAST_USER_GRACE_MS)
+      }
+      done?.()
+    }
+
+    const noop = () => undefined
+    node.onUplink = (deviceId, listener) => (client ? client.onUplink(deviceId, listener) : noop)
+    node.onEvent = (event, deviceId, listener) => (client ? client.onEvent(event, deviceId, listener) : noop)
+    node.sendDownlink = (deviceId, payload, port, confirmed, schedule, options) => {
+      if (!client) return Promise.reject(new Error(node.configError ?? RED._('ttn.errors.noApp')))
+      return client.send(deviceId as string, payload, port, confirmed, schedule, options)
+    }
+
+    node.on('close', (_removed, done) => {
+      if (graceTimer) clearTimeout(graceTimer)
+      graceTimer = undefined
+      users.clear()
+      if (!client) {
+        done()
+        return
+      }
+      // SDK close() forces the socket shut after 2 s, well inside Node-RED's 15 s limit.
+      client.close().then(done, done)
+    })
+  }
+  RED.nodes.registerType('ttn-app', TtnApp as never, { credentials: { apiKey: { type: 'password' } } })
+}

@@ -1,0 +1,46 @@
+/** ttn-event: joins, downlink fates, locations and the other server events, as flow messages. */
+import { EVENT_NAMES, type EventName } from '../sdk/topics'
+import type { NodeInstance, NodeRedRuntime } from './red'
+import type { TtnAppNode } from './ttn-app'
+
+export interface TtnEventConfig {
+  name?: string
+  app?: string
+  deviceId?: string
+  event?: string
+}
+
+export function registerTtnEvent(RED: NodeRedRuntime): void {
+  function TtnEvent(this: NodeInstance, config: TtnEventConfig): void {
+    RED.nodes.createNode(this, config)
+    const node = this
+    const app = config.app ? (RED.nodes.getNode(config.app) as TtnAppNode | null) : null
+    if (!app) {
+      node.status({ fill: 'red', shape: 'ring', text: 'ttn.status.noApp' })
+      node.error(RED._('ttn.errors.noApp'))
+      return
+    }
+    const event = (config.event || 'all') as EventName | 'all'
+    if (event !== 'all' && !EVENT_NAMES.includes(event)) {
+      node.status({ fill: 'red', shape: 'ring', text: 'ttn.status.configError' })
+      node.error(`Unknown event "${event}": choose one of ${EVENT_NAMES.join(', ')} or "all".`)
+      return
+    }
+    let remove: () => void
+    try {
+      remove = app.onEvent(event, config.deviceId, (d) =>
+        node.send({ topic: d.topic, event: d.event, deviceId: d.deviceId, payload: d.body, ttn: d.message }),
+      )
+    } catch (err) {
+      node.status({ fill: 'red', shape: 'ring', text: 'ttn.status.configError' })
+      node.error((err as Error).message)
+      return
+    }
+    app.register(node)
+    node.on('close', (_removed, done) => {
+      remove()
+      app.deregister(node, done)
+    })
+  }
+  RED.nodes.registerType('ttn-event', TtnEvent as never)
+}

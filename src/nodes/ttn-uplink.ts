@@ -1,0 +1,67 @@
+/** ttn-uplink: one flow message per uplink of the selected device (or all devices). */
+import type { Delivery } from '../sdk/client'
+import type { UplinkMessage } from '../sdk/messages'
+import { summarizeUplink } from '../sdk/uplink'
+import type { NodeInstance, NodeMessage, NodeRedRuntime } from './red'
+import type { TtnAppNode } from './ttn-app'
+
+export interface TtnUplinkConfig {
+  name?: string
+  app?: string
+  deviceId?: string
+  output?: 'auto' | 'bytes' | 'message'
+}
+
+/**
+ * Deliveries already handed to one node. Several nodes may receive the same parsed message; the
+ * first gets it as is and the others a copy, as Node-RED does for wires, so that one flow mutating
+ * msg.ttn cannot change what another flow sees.
+ */
+const claimed = new WeakSet<object>()
+
+export function uplinkMessage(RED: NodeRedRuntime, d: Delivery<UplinkMessage>, output: TtnUplinkConfig['output']): NodeMessage {
+  const message = claimed.has(d) ? RED.util.cloneMessage(d.message) : d.message
+  claimed.add(d)
+  const s = summarizeUplink(message)
+  const payload = output === 'message' ? message : output === 'bytes' ? s.bytes : (s.decoded ?? s.bytes)
+  const msg: NodeMessage = {
+    topic: d.topic,
+    payload,
+    deviceId: d.deviceId,
+    port: s.port,
+    counter: s.counter,
+    ttn: message,
+    receivedAt: s.receivedAt,
+    rssi: s.rssi,
+    snr: s.snr,
+    gatewayId: s.gatewayId,
+    devEui: s.devEui,
+    applicationId: s.applicationId,
+    frequency: s.frequency,
+    decoded: s.decoded,
+    bytes: s.bytes,
+  }
+  if (d.recovered) msg.recovered = true
+  return msg
+}
+
+export function registerTtnUplink(RED: NodeRedRuntime): void {
+  function TtnUplink(this: NodeInstance, config: TtnUplinkConfig): void {
+    RED.nodes.createNode(this, config)
+    const node = this
+    const app = config.app ? (RED.nodes.getNode(config.app) as TtnAppNode | null) : null
+    if (!app) {
+      node.status({ fill: 'red', shape: 'ring', text: 'ttn.status.noApp' })
+      node.error(RED._('ttn.errors.noApp'))
+      return
+    }
+    const output = config.output ?? 'auto'
+    const remove = app.onUplink(config.deviceId, (d) => node.send(uplinkMessage(RED, d, output)))
+    app.register(node)
+    node.on('close', (_removed, done) => {
+      remove()
+      app.deregister(node, done)
+    })
+  }
+  RED.nodes.registerType('ttn-uplink', TtnUplink as never)
+}

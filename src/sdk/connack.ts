@@ -1,0 +1,65 @@
+/**
+ * Connection result codes and what they mean for a The Things Stack user. The server answers almost
+ * every credential problem with CONNACK 5, so the hint lists the usual causes in order of likelihood.
+ */
+
+export const ConnectResult = {
+  Accepted: 0,
+  UnacceptableProtocol: 1,
+  IdentifierRejected: 2,
+  ServerUnavailable: 3,
+  BadUsernameOrPassword: 4,
+  NotAuthorized: 5,
+  /** Not a CONNACK: the TCP/TLS connection failed or was closed before a CONNACK arrived. */
+  NetworkError: 16,
+  /** Not a CONNACK: no CONNACK within the connect timeout. */
+  Timeout: 17,
+  /** Not a CONNACK: the TLS handshake failed (certificate, host name, protocol). */
+  TlsError: 18,
+} as const
+export type ConnectResultCode = (typeof ConnectResult)[keyof typeof ConnectResult]
+
+export interface ConnectFailure {
+  code: number
+  /** One line for a status text. */
+  summary: string
+  /** What to check, for the log. */
+  hint: string
+}
+
+export function explainConnectFailure(code: number, username: string, host: string, detail?: string): ConnectFailure {
+  switch (code) {
+    case ConnectResult.NotAuthorized:
+    case ConnectResult.BadUsernameOrPassword:
+      return {
+        code,
+        summary: 'not authorized',
+        hint:
+          `The Things Stack at ${host} refused "${username}" (CONNACK ${code}). Check: ` +
+          '(1) the username ends with the tenant: "@ttn" on The Things Network, "@<tenant>" on The Things Stack Cloud, ' +
+          'nothing on Open Source; (2) the API key belongs to this application, is not revoked, and has the rights ' +
+          '"Read application traffic" and "Write downlink application traffic"; (3) the application lives on this ' +
+          'cluster (eu1, nam1, au1 ...: see the console URL); (4) application IDs are lower case.',
+      }
+    case ConnectResult.UnacceptableProtocol:
+      return {
+        code,
+        summary: 'protocol refused',
+        hint: `The broker at ${host} refused the MQTT protocol version (CONNACK 1). The Things Stack only speaks MQTT 3.1.1; do not force MQTT 5.`,
+      }
+    case ConnectResult.IdentifierRejected:
+      return { code, summary: 'client ID rejected', hint: `The broker at ${host} rejected the client ID (CONNACK 2): use another or leave it empty for a random one.` }
+    case ConnectResult.ServerUnavailable:
+      return { code, summary: 'server unavailable', hint: `The broker at ${host} is unavailable (CONNACK 3); retrying.` }
+    case ConnectResult.Timeout:
+      return { code, summary: 'timeout', hint: `No answer from ${host} within the connect timeout${detail ? ` (${detail})` : ''}; check the host, port and firewall.` }
+    case ConnectResult.TlsError:
+      return {
+        code,
+        summary: 'TLS error',
+        hint: `TLS with ${host} failed${detail ? `: ${detail}` : ''}. Check the port (8883 is TLS, 1883 plain), the CA for private deployments, and the host name in the certificate.`,
+      }
+    default:
+      return { code, summary: 'connection failed', hint: `Could not reach ${host}${detail ? `: ${detail}` : ''}; retrying with back-off.` }
+  }
+}
