@@ -41,6 +41,8 @@ export interface TtnAppNode extends NodeInstance {
   deregister(user: NodeInstance, done?: () => void): void
   onUplink(deviceId: string | undefined, listener: (d: Delivery<UplinkMessage>) => void): () => void
   onEvent(event: EventName | 'all', deviceId: string | undefined, listener: (d: Delivery) => void): () => void
+  /** Hold the down/* event subscriptions while a downlink node exists; returns the release function. */
+  watchDownlinkEvents(): () => void
   sendDownlink(deviceId: unknown, payload: unknown, port: unknown, confirmed: unknown, schedule: unknown, options: SendOptions): Promise<SendResult>
 }
 
@@ -144,6 +146,7 @@ export function registerTtnApp(RED: NodeRedRuntime): void {
     const noop = () => undefined
     node.onUplink = (deviceId, listener) => (client ? client.onUplink(deviceId, listener) : noop)
     node.onEvent = (event, deviceId, listener) => (client ? client.onEvent(event, deviceId, listener) : noop)
+    node.watchDownlinkEvents = () => (client ? client.watchDownlinkEvents() : noop)
     node.sendDownlink = (deviceId, payload, port, confirmed, schedule, options) => {
       if (!client) return Promise.reject(new Error(node.configError ?? RED._('ttn.errors.noApp')))
       return client.send(deviceId as string, payload, port, confirmed, schedule, options)

@@ -20,6 +20,11 @@ export interface TtnDownlinkConfig {
 
 const DEFAULT_TIMEOUT_S = 30
 
+/** The editor stores numbers as strings ("5"); report them as numbers. */
+function asNumber(value: unknown): unknown {
+  return typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value
+}
+
 function pick(msgValue: unknown, configValue: unknown): unknown {
   return msgValue === undefined || msgValue === null || msgValue === '' ? configValue : msgValue
 }
@@ -52,7 +57,7 @@ export function registerTtnDownlink(RED: NodeRedRuntime): void {
           status: o.status,
           correlationId: o.correlationId,
           deviceId: o.deviceId,
-          port,
+          port: asNumber(port),
           confirmed: o.confirmed,
           schedule,
           ...(o.error ? { error: o.error } : {}),
@@ -82,8 +87,12 @@ export function registerTtnDownlink(RED: NodeRedRuntime): void {
         )
     })
 
+    const unwatch = app.watchDownlinkEvents()
     app.register(node)
-    node.on('close', (_removed, done) => app.deregister(node, done))
+    node.on('close', (_removed, done) => {
+      unwatch()
+      app.deregister(node, done)
+    })
   }
   RED.nodes.registerType('ttn-downlink', TtnDownlink as never)
 }

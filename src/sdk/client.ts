@@ -560,6 +560,20 @@ export class MQTTClient extends EventEmitter {
     })
   }
 
+  /**
+   * Subscribe to the down/* events ahead of the first send (a downlink node does this when it starts),
+   * so even the fastest down/queued cannot arrive before the subscription. Returns the release function.
+   */
+  watchDownlinkEvents(): () => void {
+    this.holdDownlinkEvents(true)
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      this.holdDownlinkEvents(false)
+    }
+  }
+
   private downlinkTrackingRefs = 0
   /** While downlinks await their outcome, hold subscriptions to the down/* events. */
   private holdDownlinkEvents(hold: boolean): void {
