@@ -544,7 +544,10 @@ export class MQTTClient extends EventEmitter {
   private subscribeFilters(session: MqttClient, filters: string[]): void {
     session.subscribe(filters, { qos: 0 }, (err, granted) => {
       if (err) {
-        if (this.session === session) this.reportError(new Error(`Subscribing to ${filters.join(', ')} failed: ${err.message}`))
+        // A connection that dropped with the SUBSCRIBE in flight re-subscribes on reconnect: not an error.
+        if (this.session === session && !/connection closed|disconnecting/i.test(err.message)) {
+          this.reportError(new Error(`Subscribing to ${filters.join(', ')} failed: ${err.message}`))
+        }
         return
       }
       for (const g of granted ?? []) {
