@@ -54,7 +54,7 @@ export function encodePayload(payload: unknown, format: PayloadFormat = 'auto'):
     payload.forEach((b, i) => {
       if (typeof b !== 'number' || !Number.isInteger(b) || b < 0 || b > 255) {
         throw new ValidationError(
-          `Byte array item ${i} is ${JSON.stringify(b)}: a byte array may only hold whole numbers from 0 to 255.`,
+          `The payload byte array item ${i} is ${JSON.stringify(b)}: a byte array may only hold whole numbers from 0 to 255.`,
           'payload',
         )
       }

@@ -98,6 +98,13 @@ export function validateDownlink(input: SendInput, api: Api): DownlinkRequest {
   const schedule = validateSchedule(input.schedule, api)
   const priority = validatePriority(input.priority)
   const payload = encodePayload(input.payload, input.payloadFormat ?? 'auto')
+  if (payload.kind === 'bytes' && payload.bytes.length === 0) {
+    // The server reads an empty frm_payload as "no payload" and fails the downlink (no_payload).
+    throw new ValidationError(
+      'The payload is empty (0 bytes): The Things Stack fails a downlink that carries neither bytes nor a decoded payload. Send at least one byte.',
+      'payload',
+    )
+  }
   if (payload.kind === 'bytes' && payload.bytes.length > MAX_PAYLOAD_BYTES) {
     throw new ValidationError(
       `The payload is ${payload.bytes.length} bytes; a LoRaWAN downlink carries at most ${MAX_PAYLOAD_BYTES} ` +

@@ -98,6 +98,11 @@ describe('downlink validation', () => {
     assert.equal(validateDownlink({ ...ok, confirmed: 'true' }, 'v3').confirmed, true)
     fails({ ...ok, confirmed: 'yes' }, /Invalid "confirmed"/, 'confirmed')
   })
+  it('refuses an empty payload, which the server would fail as no_payload', () => {
+    fails({ ...ok, payload: Buffer.alloc(0) }, /payload is empty \(0 bytes\)/, 'payload')
+    fails({ ...ok, payload: '' }, /payload is empty/, 'payload')
+    fails({ ...ok, payload: [] }, /payload is empty/, 'payload')
+  })
   it('caps the payload at 255 bytes', () => {
     assert.equal(validateDownlink({ ...ok, payload: Buffer.alloc(255) }, 'v3').payload.kind, 'bytes')
     fails({ ...ok, payload: Buffer.alloc(256) }, /256 bytes; a LoRaWAN downlink carries at most 255/, 'payload')
