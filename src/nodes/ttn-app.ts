@@ -87,12 +87,14 @@ export function registerTtnApp(RED: NodeRedRuntime): void {
 
     node.client = undefined
     node.configError = undefined
+    let tlsVerificationOff = false
     try {
       const apiKey = node.credentials?.apiKey
       if (!apiKey || !apiKey.trim()) throw new Error(RED._('ttn.errors.missingKey'))
       const tlsNode = config.tlsConfig ? (RED.nodes.getNode(config.tlsConfig) as TlsConfigNode | null) : null
       const { address, options } = clientArguments(config, tlsNode ?? undefined)
       node.client = new MQTTClient(config.appId ?? '', apiKey, address, options)
+      tlsVerificationOff = options.tls?.rejectUnauthorized === false
     } catch (err) {
       node.configError = (err as Error).message
       node.error(node.configError)
@@ -115,7 +117,8 @@ export function registerTtnApp(RED: NodeRedRuntime): void {
         }
       })
       client.on('error', (err: Error) => warnings.push(err.message))
-      client.on('warning', (text: string) => node.warn(text))
+      // The SDK's one warning (TLS verification off) is logged here, once, in the user's language.
+      if (client.tls && tlsVerificationOff) node.warn(RED._('ttn.errors.tlsOff', { server: `${client.host}:${client.port}` }))
     }
 
     node.register = (user) => {

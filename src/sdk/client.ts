@@ -383,7 +383,8 @@ export class MQTTClient extends EventEmitter {
       if (tlsOpts.key) opts.key = tlsOpts.key
       if (tlsOpts.passphrase) (opts as IClientOptions & { passphrase?: string }).passphrase = tlsOpts.passphrase
       opts.servername = tlsOpts.servername ?? (isIp(this.host) ? undefined : this.host)
-      if (tlsOpts.rejectUnauthorized === false) {
+      if (tlsOpts.rejectUnauthorized === false && !this.warnedTlsOff) {
+        this.warnedTlsOff = true
         this.emitWarning(`TLS certificate verification is disabled for ${this.host}:${this.port}: only use this for private test deployments.`)
       }
     }
@@ -487,14 +488,7 @@ export class MQTTClient extends EventEmitter {
     this.backoff.reset()
     if (session) {
       session.removeAllListeners('message')
-      await new Promise<void>((resolve) => {
-        // Graceful DISCONNECT first; force after 2 s so a silent broker cannot hang a deploy.
-        const force = setTimeout(() => session.end(true, () => resolve()), 2000)
-        session.end(false, () => {
-          clearTimeout(force)
-          resolve()
-        })
-      })
+      await endSession(session, wasConnected)
     }
     // connect() may have been called while we waited: then the new session's status stands.
     if (this.wantConnected) return
@@ -738,6 +732,7 @@ export class MQTTClient extends EventEmitter {
     if (this.listenerCount('error') > 0) this.emit('error', err)
   }
 
+  private warnedTlsOff = false
   private emitWarning(text: string): void {
     this.emit('warning', text)
   }
@@ -762,6 +757,30 @@ export class MalformedMessageError extends Error {
     super(`Ignored a malformed message on ${topic}: ${reason}`)
     this.name = 'MalformedMessageError'
   }
+}
+
+/**
+ * End an MQTT.js session for certain. A connected one gets a graceful DISCONNECT, and its socket is
+ * destroyed if that takes over 2 s (a silent broker must not hang a deploy). One still connecting is
+ * torn down at once: MQTT.js ignores a second end() call, so a graceful end that never completes
+ * would leave the socket open and the broker would count a connection nobody owns.
+ */
+function endSession(session: MqttClient, connected: boolean): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const destroy = () => {
+      session.stream?.destroy()
+      resolve()
+    }
+    if (!connected) {
+      session.end(true, destroy)
+      return
+    }
+    const force = setTimeout(destroy, 2000)
+    session.end(false, () => {
+      clearTimeout(force)
+      resolve()
+    })
+  })
 }
 
 function v3Body(r: DownlinkRequest, correlationIds: string[]): V3DownlinkRequest {

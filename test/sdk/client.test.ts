@@ -144,6 +144,16 @@ describe('MQTTClient against the simulated The Things Stack', function () {
       assert.equal(broker.connectionCount(), 0)
     })
 
+    it('close() at any moment of connecting leaves no connection behind at the broker', async () => {
+      for (let i = 0; i < 30; i++) {
+        const c = client()
+        await delay(i % 6)
+        await c.close()
+      }
+      await delay(300)
+      assert.equal(broker.connectionCount(), 0)
+    })
+
     it('stop() disconnects and start() resumes; connect() works again after close()', async () => {
       const c = client()
       await onceWithin(c, 'connect')
