@@ -70,7 +70,7 @@ export function clientArguments(
     tls,
     autoConnect: false,
   }
-  if (config.tenant && config.tenant.trim()) options.tenant = config.tenant.trim()
+  if (config.tenant?.trim()) options.tenant = config.tenant.trim()
   if (Number.isFinite(keepalive) && keepalive > 0) options.keepalive = keepalive
   return { address: server, options }
 }
@@ -90,7 +90,7 @@ export function registerTtnApp(RED: NodeRedRuntime): void {
     let tlsVerificationOff = false
     try {
       const apiKey = node.credentials?.apiKey
-      if (!apiKey || !apiKey.trim()) throw new Error(RED._('ttn.errors.missingKey'))
+      if (!apiKey?.trim()) throw new Error(RED._('ttn.errors.missingKey'))
       const tlsNode = config.tlsConfig ? (RED.nodes.getNode(config.tlsConfig) as TlsConfigNode | null) : null
       const { address, options } = clientArguments(config, tlsNode ?? undefined)
       node.client = new MQTTClient(config.appId ?? '', apiKey, address, options)

@@ -8,7 +8,7 @@ import { delay, waitFor } from '../support/wait'
 const KEY = 'NNSXS.NODETEST.SECRETKEY'
 const KEY2 = 'NNSXS.SECOND.APPKEY'
 
-describe('Node-RED nodes in the real runtime', function () {
+describe('Node-RED nodes in the real runtime', () => {
   let broker: TtsBroker
 
   function app(id = 'app', appId = 'app1', extra: object = {}) {

@@ -9,7 +9,7 @@ import { delay, onceWithin, waitFor } from '../support/wait'
 const KEY = 'NNSXS.TESTKEY.SECRET'
 const FAST: MQTTClientOptions = { tenant: 'ttn', reconnect: { minDelayMs: 50, maxDelayMs: 400 } }
 
-describe('MQTTClient against the simulated The Things Stack', function () {
+describe('MQTTClient against the simulated The Things Stack', () => {
   let broker: TtsBroker
   const clients: MQTTClient[] = []
 

@@ -2,7 +2,7 @@
  * node-red-node-test-helper, typed for our tests, initialised with the Node-RED in node_modules.
  * The helper runs the real Node-RED runtime (flows, credentials, deploys) in this process.
  */
-import { EventEmitter } from 'node:events'
+import type { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 
 export interface SpyCall {
