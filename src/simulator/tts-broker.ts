@@ -57,7 +57,13 @@ export interface TtsBrokerOptions {
   port?: number
   applications: SimApplication[]
   /** Serve MQTT over TLS (node:tls) instead of plain TCP; the url becomes mqtts://. */
-  tls?: { key: string | Buffer; cert: string | Buffer }
+  tls?: {
+    key: string | Buffer
+    cert: string | Buffer
+    /** With requestCert: the CA that client certificates must chain to (mutual TLS). */
+    ca?: string | Buffer
+    requestCert?: boolean
+  }
   /** Default 51 (EU868 DR0): a longer frm_payload gets down/failed application_downlink_too_long. */
   maxDownlinkBytes?: number
   /** After down/queued, emit down/sent (and down/ack for confirmed downlinks): for the demo. */
@@ -213,7 +219,16 @@ export class TtsBroker {
 
     this.tlsMode = opts.tls !== undefined
     this.server = opts.tls
-      ? createTlsServer({ key: opts.tls.key, cert: opts.tls.cert }, (s) => aedes.handle(s))
+      ? createTlsServer(
+          {
+            key: opts.tls.key,
+            cert: opts.tls.cert,
+            ca: opts.tls.ca,
+            requestCert: opts.tls.requestCert ?? false,
+            rejectUnauthorized: opts.tls.requestCert ?? false,
+          },
+          (s) => aedes.handle(s),
+        )
       : createNetServer((s) => aedes.handle(s))
     this.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket)
