@@ -3,8 +3,8 @@
  * confirmation, schedule and priority, then reports the downlink's fate on its output.
  */
 import type { DownlinkOutcome } from '../sdk/downlink-tracker'
+import { findApp } from './app-ref'
 import type { NodeInstance, NodeRedRuntime } from './red'
-import type { TtnAppNode } from './ttn-app'
 
 export interface TtnDownlinkConfig {
   name?: string
@@ -33,10 +33,8 @@ export function registerTtnDownlink(RED: NodeRedRuntime): void {
   function TtnDownlink(this: NodeInstance, config: TtnDownlinkConfig): void {
     RED.nodes.createNode(this, config)
     const node = this
-    const app = config.app ? (RED.nodes.getNode(config.app) as TtnAppNode | null) : null
+    const app = findApp(RED, node, config.app)
     if (!app) {
-      node.status({ fill: 'red', shape: 'ring', text: 'ttn.status.noApp' })
-      node.error(RED._('ttn.errors.noApp'))
       node.on('input', (_msg, _send, done) => done(new Error(RED._('ttn.errors.noApp'))))
       return
     }

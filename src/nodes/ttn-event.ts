@@ -1,7 +1,7 @@
 /** ttn-event: joins, downlink fates, locations and the other server events, as flow messages. */
 import { EVENT_NAMES, type EventName } from '../sdk/topics'
+import { findApp } from './app-ref'
 import type { NodeInstance, NodeRedRuntime } from './red'
-import type { TtnAppNode } from './ttn-app'
 
 export interface TtnEventConfig {
   name?: string
@@ -14,10 +14,8 @@ export function registerTtnEvent(RED: NodeRedRuntime): void {
   function TtnEvent(this: NodeInstance, config: TtnEventConfig): void {
     RED.nodes.createNode(this, config)
     const node = this
-    const app = config.app ? (RED.nodes.getNode(config.app) as TtnAppNode | null) : null
+    const app = findApp(RED, node, config.app)
     if (!app) {
-      node.status({ fill: 'red', shape: 'ring', text: 'ttn.status.noApp' })
-      node.error(RED._('ttn.errors.noApp'))
       return
     }
     const event = (config.event || 'all') as EventName | 'all'

@@ -2,8 +2,8 @@
 import type { Delivery } from '../sdk/client'
 import type { UplinkMessage } from '../sdk/messages'
 import { summarizeUplink } from '../sdk/uplink'
+import { findApp } from './app-ref'
 import type { NodeInstance, NodeMessage, NodeRedRuntime } from './red'
-import type { TtnAppNode } from './ttn-app'
 
 export interface TtnUplinkConfig {
   name?: string
@@ -49,10 +49,8 @@ export function registerTtnUplink(RED: NodeRedRuntime): void {
   function TtnUplink(this: NodeInstance, config: TtnUplinkConfig): void {
     RED.nodes.createNode(this, config)
     const node = this
-    const app = config.app ? (RED.nodes.getNode(config.app) as TtnAppNode | null) : null
+    const app = findApp(RED, node, config.app)
     if (!app) {
-      node.status({ fill: 'red', shape: 'ring', text: 'ttn.status.noApp' })
-      node.error(RED._('ttn.errors.noApp'))
       return
     }
     const output = config.output ?? 'auto'

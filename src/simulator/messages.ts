@@ -4,6 +4,8 @@
 // nanoseconds. Clients tested against these messages must therefore cope with missing fields, as they must
 // with the real server.
 
+import type { UplinkMessageBody } from '../sdk/messages'
+import { V3_BODY_KEY } from '../sdk/topics'
 import { createHash, randomBytes } from 'node:crypto'
 
 /** Events the simulator can publish, as the topic suffix after `v3/{uid}/devices/{dev}/`. */
@@ -19,20 +21,8 @@ export type SimEvent =
   | 'service/data'
   | 'up/normalized'
 
-/** The JSON key that carries the body, per topic suffix (the table in tts-mqtt.md). */
-export const EVENT_BODY_KEYS: Readonly<Record<SimEvent | 'up', string>> = {
-  up: 'uplink_message',
-  'up/normalized': 'uplink_normalized',
-  join: 'join_accept',
-  'down/queued': 'downlink_queued',
-  'down/sent': 'downlink_sent',
-  'down/ack': 'downlink_ack',
-  'down/nack': 'downlink_nack',
-  'down/failed': 'downlink_failed',
-  'down/invalidated': 'downlink_queue_invalidated',
-  'location/solved': 'location_solved',
-  'service/data': 'service_data',
-}
+/** The JSON key that carries the body, per topic suffix: the SDK's table (tts-mqtt.md). */
+export const EVENT_BODY_KEYS: Readonly<Record<SimEvent | 'up', string>> = V3_BODY_KEY
 
 export interface ApplicationIds {
   application_id: string
@@ -59,37 +49,8 @@ export interface RxMetadata {
   [key: string]: unknown
 }
 
-export interface UplinkSettings {
-  data_rate?: { lora?: { bandwidth?: number; spreading_factor?: number; coding_rate?: string } }
-  /** Older servers put coding_rate here instead of under data_rate.lora. */
-  coding_rate?: string
-  /** uint64, hence a string. */
-  frequency?: string
-  timestamp?: number
-  time?: string
-  [key: string]: unknown
-}
-
-/** `uplink_message` of a v3 uplink. Every field is optional: the server omits zero values. */
-export interface UplinkMessageBody {
-  session_key_id?: string
-  f_port?: number
-  f_cnt?: number
-  frm_payload?: string
-  decoded_payload?: Record<string, unknown>
-  decoded_payload_warnings?: string[]
-  normalized_payload?: Record<string, unknown>[]
-  rx_metadata?: RxMetadata[]
-  settings?: UplinkSettings
-  received_at?: string
-  confirmed?: boolean
-  consumed_airtime?: string
-  locations?: Record<string, unknown>
-  version_ids?: Record<string, string>
-  network_ids?: Record<string, string>
-  attributes?: Record<string, string>
-  [key: string]: unknown
-}
+/** The uplink body and its settings are the SDK's types: one definition of the server's JSON. */
+export type { TxSettings as UplinkSettings, UplinkMessageBody } from '../sdk/messages'
 
 /** A downlink as the server echoes it in down/queued, sent, ack, nack and inside down/failed. */
 export interface DownlinkMessageBody {

@@ -7,20 +7,10 @@ import { downlinkViolations } from '../../src/simulator/downlink-rules'
 import { TtsBroker } from '../../src/simulator'
 import { fixture } from '../fixtures'
 import { catchNode, collect, helper, record, ttnNodes } from '../support/node-red'
+import { prng } from '../support/prng'
 import { delay, waitFor } from '../support/wait'
 
 const KEY = 'NNSXS.BADINPUT.TESTKEY'
-
-/** A small deterministic PRNG (mulberry32) so a failing combination can be reproduced. */
-function prng(seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 describe('reliability: bad input', function () {
   this.timeout(120_000)

@@ -11,22 +11,13 @@ import { clientArguments } from '../../src/nodes/ttn-app'
 import { TtsBroker } from '../../src/simulator'
 import { collect, helper, record, ttnNodes } from '../support/node-red'
 import { findKeys } from '../support/secret-guard'
+import { prng } from '../support/prng'
 import { delay, waitFor } from '../support/wait'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
 
 const tlsConfigNode: unknown = require(join(__dirname, '..', '..', '..', 'node_modules', '@node-red', 'nodes', 'core', 'network', '05-tls.js'))
-
-function prng(seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 type FlowNode = Record<string, unknown> & { id: string; type: string }
 
