@@ -21,6 +21,13 @@ export {
 export { ConnectResult, explainConnectFailure } from './sdk/connack'
 export { DownlinkError, type DownlinkOutcome, type DownlinkStatus, type WaitTarget } from './sdk/downlink-tracker'
 export { ValidationError } from './sdk/errors'
+export {
+  StorageError,
+  type StorageErrorKind,
+  type RecoveryOptions,
+  type RecoveryCheckpoint,
+  type RecoveryEvent,
+} from './sdk/recovery'
 export { base64ToBytes, hexToBytes, encodePayload, type PayloadFormat } from './sdk/payload'
 export { parseAddress, deriveTenant, resolveIdentity, idProblem, DEFAULT_ADDRESS } from './sdk/address'
 export { EVENT_NAMES, type EventName, type Api } from './sdk/topics'

@@ -7,6 +7,7 @@ export function statusFor(RED: NodeRedRuntime, s: ConnectionStatus): NodeStatus 
     case 'connecting':
       return { fill: 'yellow', shape: 'ring', text: 'ttn.status.connecting' }
     case 'connected':
+      if (s.recovering !== undefined) return { fill: 'blue', shape: 'dot', text: RED._('ttn.status.recovering', { count: s.recovering }) }
       return { fill: 'green', shape: 'dot', text: 'ttn.status.connected' }
     case 'reconnecting':
       return {

@@ -13,6 +13,7 @@ import {
   type SendResult,
   type TlsOptions,
 } from '../sdk/client'
+import type { RecoveryCheckpoint, RecoveryEvent } from '../sdk/recovery'
 import type { UplinkMessage } from '../sdk/messages'
 import type { EventName } from '../sdk/topics'
 import type { NodeInstance, NodeRedRuntime, NodeStatus, TlsConfigNode } from './red'
@@ -28,6 +29,17 @@ export interface TtnAppConfig {
   tlsConfig?: string
   api?: 'v3' | 'v2'
   keepalive?: number | string
+  /** 'tts' (default): The Things Stack. 'generic': another broker carrying the bridged traffic (scale-out). */
+  broker?: 'tts' | 'generic'
+  /** Generic broker only: MQTT user (empty: the application ID), topic root, MQTT version, shared group. */
+  username?: string
+  topicPrefix?: string
+  protocolVersion?: number | string
+  sharedGroup?: string
+  /** Recover missed uplinks from the Storage Integration; recoverUrl '' = https://<server host>; lookback in minutes. */
+  recover?: boolean | string
+  recoverUrl?: string
+  lookback?: number | string
 }
 
 /** How long the connection outlives its last user, so redeploying a consumer does not reconnect. */
@@ -72,8 +84,29 @@ export function clientArguments(
   }
   if (config.tenant?.trim()) options.tenant = config.tenant.trim()
   if (Number.isFinite(keepalive) && keepalive > 0) options.keepalive = keepalive
+  if (config.broker === 'generic') {
+    // Empty fields keep The Things Stack's defaults; the SDK validates what is set.
+    if (config.username?.trim()) options.username = config.username.trim()
+    if (config.topicPrefix?.trim()) options.topicPrefix = config.topicPrefix.trim()
+    if (config.sharedGroup?.trim()) options.sharedGroup = config.sharedGroup.trim()
+    if (String(config.protocolVersion) === '5') options.protocolVersion = 5
+  }
+  // Recovery needs The Things Stack's Storage Integration: v2 has none (the node warns, see below).
+  if ((config.recover === true || config.recover === 'true') && options.api === 'v3') {
+    const lookbackMinutes = Number(config.lookback)
+    options.recover = { enabled: true }
+    if (config.recoverUrl?.trim()) options.recover.baseUrl = config.recoverUrl.trim()
+    if (Number.isFinite(lookbackMinutes) && lookbackMinutes > 0) options.recover.lookbackMs = lookbackMinutes * 60_000
+  }
   return { address: server, options }
 }
+
+/**
+ * Recovery checkpoints of config nodes that were closed, by node ID: a full deploy replaces the config
+ * node (and its client), and the new one continues where the old one stopped, so the uplinks published
+ * during the deploy are recovered too. Dropped when the node is removed.
+ */
+const recoveryCheckpoints = new Map<string, { appId: string; server: string; checkpoint: RecoveryCheckpoint }>()
 
 export function registerTtnApp(RED: NodeRedRuntime): void {
   function TtnApp(this: TtnAppNode, config: TtnAppConfig): void {
@@ -88,11 +121,17 @@ export function registerTtnApp(RED: NodeRedRuntime): void {
     node.client = undefined
     node.configError = undefined
     let tlsVerificationOff = false
+    let serverAddress = ''
     try {
       const apiKey = node.credentials?.apiKey
       if (!apiKey?.trim()) throw new Error(RED._('ttn.errors.missingKey'))
       const tlsNode = config.tlsConfig ? (RED.nodes.getNode(config.tlsConfig) as TlsConfigNode | null) : null
       const { address, options } = clientArguments(config, tlsNode ?? undefined)
+      serverAddress = address
+      const saved = recoveryCheckpoints.get(node.id)
+      recoveryCheckpoints.delete(node.id)
+      if (options.recover && saved && saved.appId === config.appId && saved.server === address) options.recover.resumeFrom = saved.checkpoint
+      if ((config.recover === true || config.recover === 'true') && options.api === 'v2') node.warn(RED._('ttn.errors.recoverV2'))
       node.client = new MQTTClient(config.appId ?? '', apiKey, address, options)
       tlsVerificationOff = options.tls?.rejectUnauthorized === false
     } catch (err) {
@@ -117,6 +156,10 @@ export function registerTtnApp(RED: NodeRedRuntime): void {
         }
       })
       client.on('error', (err: Error) => warnings.push(err.message))
+      // Recovery problems (no rights, integration off, retention exceeded): the SDK reports each once.
+      client.on('recovery', (e: RecoveryEvent) => {
+        if (e.phase === 'warning' || e.phase === 'failed') node.warn(e.message)
+      })
       // The SDK's one warning (TLS verification off) is logged here, once, in the user's language.
       if (client.tls && tlsVerificationOff) node.warn(RED._('ttn.errors.tlsOff', { server: `${client.host}:${client.port}` }))
     }
@@ -155,7 +198,7 @@ export function registerTtnApp(RED: NodeRedRuntime): void {
       return client.send(deviceId as string, payload, port, confirmed, schedule, options)
     }
 
-    node.on('close', (_removed, done) => {
+    node.on('close', (removed, done) => {
       if (graceTimer) clearTimeout(graceTimer)
       graceTimer = undefined
       users.clear()
@@ -164,7 +207,12 @@ export function registerTtnApp(RED: NodeRedRuntime): void {
         return
       }
       // SDK close() forces the socket shut after 2 s, well inside Node-RED's 15 s limit.
-      client.close().then(done, done)
+      client.close().then(() => {
+        // Hand the recovery checkpoint to the node that replaces this one (a full deploy), if any.
+        const checkpoint = client.recoveryCheckpoint
+        if (checkpoint && !removed) recoveryCheckpoints.set(node.id, { appId: config.appId ?? '', server: serverAddress, checkpoint })
+        done()
+      }, done)
     })
   }
   RED.nodes.registerType('ttn-app', TtnApp as never, { credentials: { apiKey: { type: 'password' } } })

@@ -12,6 +12,7 @@ import { EventEmitter } from 'node:events'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { type BrokerAddress, type Identity, parseAddress, resolveIdentity } from './address'
 import { Backoff, type BackoffOptions } from './backoff'
+import { type BrokerMode, type BrokerModeOptions, genericFailure, resolveBrokerMode, v311ConnectCode } from './broker-mode'
 import { ConnectResult, type ConnectFailure, explainConnectFailure } from './connack'
 import { Dispatcher, RefCounter } from './dispatch'
 import { type DownlinkOutcome, DownlinkTracker, type WaitTarget } from './downlink-tracker'
@@ -20,6 +21,7 @@ import type { UplinkMessage, V2DownlinkRequest, V3DownlinkRequest, V3Envelope } 
 import type { PayloadFormat } from './payload'
 import { type Api, EVENT_NAMES, type EventName, Topics, V3_BODY_KEY, supportsEvent } from './topics'
 import { type DownlinkRequest, validateDownlink } from './validate'
+import { Recovery, type RecoveryCheckpoint, type RecoveryOptions, resolveRecovery } from './recovery'
 
 export interface TlsOptions {
   /** Force TLS on or off; by default TLS is used for mqtts:// and port 8883. */
@@ -36,7 +38,7 @@ export interface TlsOptions {
   servername?: string
 }
 
-export interface MQTTClientOptions {
+export interface MQTTClientOptions extends BrokerModeOptions {
   /** Tenant for the username (`app@tenant`); by default derived from the host. null: no tenant. */
   tenant?: string | null
   /** 'v3' (The Things Stack, default) or 'v2' (the retired TTN v2 handler and v2-style brokers). */
@@ -58,6 +60,14 @@ export interface MQTTClientOptions {
   downlinkTimeoutMs?: number
   /** Prefix of the correlation IDs added to every downlink. */
   correlationPrefix?: string
+  /**
+   * Recover uplinks missed while disconnected from the application's Storage Integration (off by default;
+   * see README "Recovering missed uplinks"). Recovered uplinks reach listeners with `recovered: true`.
+   */
+  recover?: RecoveryOptions
+  // Generic broker mode (BrokerModeOptions, for traffic bridged into another broker; see README "Scale-out"):
+  // topicPrefix replaces `v3/{app@tenant}`, username overrides the login, protocolVersion 5 is allowed,
+  // sharedGroup subscribes as `$share/{group}/...`.
 }
 
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'not-authorized' | 'disconnected'
@@ -72,6 +82,8 @@ export interface ConnectionStatus {
   code?: number
   summary?: string
   hint?: string
+  /** While connected and recovering missed uplinks: how many were recovered so far. */
+  recovering?: number
 }
 
 /** One message from the server, routed to listeners. Parsed once and shared by every listener. */
@@ -112,7 +124,8 @@ export interface SendResult {
   wait(target?: WaitTarget, timeoutMs?: number): Promise<DownlinkOutcome>
 }
 
-export type UplinkCallback = (msg: UplinkMessage, client: MQTTClient) => void
+/** `delivery.recovered` is true for an uplink recovered from storage after a disconnect. */
+export type UplinkCallback = (msg: UplinkMessage, client: MQTTClient, delivery: Delivery<UplinkMessage>) => void
 export type ConnectCallback = (res: number, client: MQTTClient) => void
 export type DownlinkCallback = (mid: number, client: MQTTClient) => void
 export type CloseCallback = (res: number, client: MQTTClient) => void
@@ -129,7 +142,7 @@ const MAX_CORRELATION_ID = 100
 export class MQTTClient extends EventEmitter {
   readonly appId: string
   readonly tenant: string | undefined
-  /** MQTT username, and the topic ID: `app@tenant` or the bare app ID. */
+  /** MQTT username: the topic ID (`app@tenant` or the bare app ID) unless options.username overrides it. */
   readonly username: string
   readonly host: string
   readonly port: number
@@ -141,11 +154,13 @@ export class MQTTClient extends EventEmitter {
   private readonly address: BrokerAddress
   private readonly options: MQTTClientOptions
   private readonly topics: Topics
+  private readonly mode: BrokerMode
   private readonly backoff: Backoff
   private readonly dispatcher = new Dispatcher<Delivery>()
   private readonly subscriptions = new RefCounter<string>()
   private readonly tracker: DownlinkTracker
   private readonly offlineQueue: QueuedSend[] = []
+  private readonly recovery: Recovery | undefined
 
   private session: MqttClient | undefined
   private sessionConnected = false
@@ -175,17 +190,19 @@ export class MQTTClient extends EventEmitter {
     const identity: Identity = resolveIdentity(appID, this.address.host, options.tenant, this.api)
     this.appId = identity.appId
     this.tenant = identity.tenant
-    this.username = identity.username
+    this.mode = resolveBrokerMode(options, identity.username, this.address.host)
+    this.username = this.mode.username
     this.host = this.address.host
     this.port = this.address.port
     this.tls = this.address.tls
     this.clientId = options.clientId ?? `ttn-sdk-${randomBytes(8).toString('hex')}`
-    this.topics = new Topics(this.api, this.username)
+    this.topics = new Topics(this.api, identity.username, this.mode.topics)
     this.backoff = new Backoff(options.reconnect)
     this.tracker = new DownlinkTracker({
       queueTimeoutMs: options.downlinkTimeoutMs,
       onStatus: (o) => this.emit('downlink-status', o),
     })
+    this.recovery = options.recover?.enabled ? this.createRecovery(options.recover) : undefined
     // client.on('uplink' | 'event', ...) listeners hold subscriptions like every other listener.
     this.on('newListener', (name: string | symbol) => this.onEmitterListener(name, +1))
     this.on('removeListener', (name: string | symbol) => this.onEmitterListener(name, -1))
@@ -249,7 +266,7 @@ export class MQTTClient extends EventEmitter {
     this.removeCallbackListener?.()
     this.removeCallbackListener = undefined
     this.uplinkCallback = cb
-    if (cb) this.removeCallbackListener = this.onUplink(undefined, (d) => this.uplinkCallback?.(d.message as UplinkMessage, this))
+    if (cb) this.removeCallbackListener = this.onUplink(undefined, (d) => this.uplinkCallback?.(d.message as UplinkMessage, this, d))
   }
   setConnectCallback(cb: ConnectCallback | undefined): void {
     this.connectCallback = cb
@@ -354,6 +371,47 @@ export class MQTTClient extends EventEmitter {
     this.dispatcher.dispatch(delivery.event, delivery.deviceId, delivery, (err) => this.reportListenerError(err))
   }
 
+  /**
+   * Where uplink recovery stands (undefined when recover is off or before the first connect). Pass it
+   * as `recover.resumeFrom` to a client that replaces this one, and the uplinks in between are recovered.
+   */
+  get recoveryCheckpoint(): RecoveryCheckpoint | undefined {
+    return this.recovery?.checkpointState()
+  }
+
+  /** Wire uplink recovery (src/sdk/recovery) to this client: delivery, status, 'recovery' events. */
+  private createRecovery(options: RecoveryOptions): Recovery {
+    const settings = resolveRecovery(options, {
+      host: this.host,
+      appId: this.appId,
+      apiKey: this.accessKey,
+      api: this.api,
+      generic: this.mode.generic,
+      sharedGroup: this.mode.topics.sharedGroup,
+    })
+    const upFilter = this.topics.eventFilter('up')
+    return new Recovery(settings, {
+      deliver: (message, deviceId) =>
+        this.deliver({
+          event: 'up',
+          deviceId,
+          topic: `${this.topics.root}/devices/${deviceId}/up`,
+          message: message as V3Envelope,
+          body: message.uplink_message,
+          recovered: true,
+        }),
+      listening: () => upFilter !== undefined && this.subscriptions.count(upFilter) > 0,
+      progress: (recovering) => {
+        if (!this.sessionConnected) return
+        this.setStatus(recovering === undefined ? { state: 'connected' } : { state: 'connected', recovering })
+      },
+      report: (event) => {
+        this.emit('recovery', event)
+        if (event.phase === 'warning' || event.phase === 'failed') this.emitWarning(event.message)
+      },
+    })
+  }
+
   // ---------------------------------------------------------------- internals: sessions
 
   private openSession(): void {
@@ -365,7 +423,7 @@ export class MQTTClient extends EventEmitter {
       protocol: this.tls ? 'mqtts' : 'mqtt',
       host: this.host,
       port: this.port,
-      protocolVersion: 4,
+      protocolVersion: this.mode.protocolVersion,
       clean: true,
       clientId: this.clientId,
       username: this.username,
@@ -402,6 +460,7 @@ export class MQTTClient extends EventEmitter {
       const filters = this.subscriptions.keys()
       if (filters.length) this.subscribeFilters(session, filters)
       this.flushOfflineQueue()
+      this.recovery?.connected()
       this.callConnectCallback(ConnectResult.Accepted)
       this.emit('connect', this)
       const waiters = this.connectWaiters
@@ -424,6 +483,7 @@ export class MQTTClient extends EventEmitter {
       this.session = undefined
       this.sessionConnected = false
       if (wasConnected) {
+        this.recovery?.disconnected()
         this.callCloseCallback(1)
         this.emit('close', 1, this)
         if (this.wantConnected) this.scheduleReconnect(undefined)
@@ -443,10 +503,13 @@ export class MQTTClient extends EventEmitter {
   private classify(err: Error | undefined): ConnectFailure {
     const e = err as (Error & { code?: unknown }) | undefined
     let code: number = ConnectResult.NetworkError
-    if (e && typeof e.code === 'number' && e.code > 0 && e.code < 256) code = e.code
+    if (e && typeof e.code === 'number' && e.code > 0 && e.code < 256) code = v311ConnectCode(e.code)
     else if (e && /connack timeout/i.test(e.message)) code = ConnectResult.Timeout
     else if (e && (/certificate|self.signed|TLS|SSL|altnames|handshake/i.test(e.message) || (typeof e.code === 'string' && /CERT|TLS|SSL/.test(e.code)))) code = ConnectResult.TlsError
-    return explainConnectFailure(code, this.username, `${this.host}:${this.port}`, e?.message)
+    // Name the cause users can act on: the certificate could not be verified (CA, host name, expiry).
+    const detail = code === ConnectResult.TlsError && isCertificateError(e) ? `certificate verification failed (${e?.message})` : e?.message
+    const failure = explainConnectFailure(code, this.username, `${this.host}:${this.port}`, detail)
+    return this.mode.generic ? genericFailure(failure, this.username, `${this.host}:${this.port}`, this.topics.root) : failure
   }
 
   private scheduleReconnect(failure: ConnectFailure | undefined): void {
@@ -485,6 +548,8 @@ export class MQTTClient extends EventEmitter {
     this.connectWaiters = []
     for (const w of waiters) w.reject(new Error(`The client was ${reason} before it connected.`))
     if (reason === 'closed') this.tracker.clear()
+    if (reason === 'closed') this.recovery?.dispose()
+    else this.recovery?.disconnected()
     this.backoff.reset()
     if (session) {
       session.removeAllListeners('message')
@@ -536,22 +601,23 @@ export class MQTTClient extends EventEmitter {
   }
 
   private subscribeFilters(session: MqttClient, filters: string[]): void {
-    session.subscribe(filters, { qos: 0 }, (err, granted) => {
+    session.subscribe(filters, { qos: 0 }, (err, granted, suback) => {
+      // A refusal is a SUBACK code of 128 or more (MQTT 5: a reason code). MQTT.js 5 reports it as an
+      // error that carries the SUBACK; the codes are in the order of the filters.
+      const codes: unknown[] = suback?.granted ?? (granted ?? []).map((g) => g.qos)
+      const refused = filters.filter((_, i) => typeof codes[i] === 'number' && (codes[i] as number) >= 128)
+      if (refused.length > 0) {
+        const why = this.mode.generic
+          ? `Check the broker's ACL: user "${this.username}" needs to read ${this.topics.root}/devices/+/#` +
+            (this.mode.topics.sharedGroup ? ', and the broker must support shared subscriptions ($share).' : '.')
+          : `The topic must start with the exact username "${this.username}" (check the tenant suffix), and the key needs the right to read application traffic.`
+        for (const filter of refused) this.reportError(new Error(`The server refused the subscription ${filter}. ${why}`))
+        return
+      }
       if (err) {
         // A connection that dropped with the SUBSCRIBE in flight re-subscribes on reconnect: not an error.
         if (this.session === session && !/connection closed|disconnecting/i.test(err.message)) {
           this.reportError(new Error(`Subscribing to ${filters.join(', ')} failed: ${err.message}`))
-        }
-        return
-      }
-      for (const g of granted ?? []) {
-        if (g.qos === 128) {
-          this.reportError(
-            new Error(
-              `The server refused the subscription ${g.topic}. The topic must start with the exact username "${this.username}" ` +
-                '(check the tenant suffix), and the key needs the right to read application traffic.',
-            ),
-          )
         }
       }
     })
@@ -634,6 +700,8 @@ export class MQTTClient extends EventEmitter {
     } else if (event === 'up' && (message as Record<string, unknown>).dev_id === undefined) {
       ;(message as Record<string, unknown>).dev_id = deviceId
     }
+    // Recovery on: an uplink it delivered already (or a repeat) is dropped; O(1).
+    if (event === 'up' && this.recovery && !this.recovery.admitLive(message as Record<string, unknown>)) return
     if (tracking) this.tracker.handleEvent(event, message as V3Envelope)
     this.dispatcher.dispatch(event, deviceId, { event, deviceId, topic, message: message as V3Envelope, body }, (err) => this.reportListenerError(err))
   }
@@ -798,6 +866,11 @@ function v2Body(r: DownlinkRequest): V2DownlinkRequest {
   if (r.payload.kind === 'bytes') body.payload_raw = r.payload.bytes.toString('base64')
   else body.payload_fields = r.payload.decoded
   return body
+}
+
+/** Node's codes for a server certificate that failed verification (unknown CA, wrong host name, expired ...). */
+function isCertificateError(e: (Error & { code?: unknown }) | undefined): boolean {
+  return typeof e?.code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME/.test(e.code)
 }
 
 function isIp(host: string): boolean {

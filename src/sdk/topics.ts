@@ -57,20 +57,58 @@ export function supportsEvent(api: Api, event: EventName): boolean {
   return api === 'v3' || V2_SUFFIX[event] !== undefined
 }
 
+/** Where the topics live on brokers other than The Things Stack, and how subscriptions are shared. */
+export interface TopicOptions {
+  /** The topic tree's root instead of `v3/{app@tenant}` (v2: `{app}`), e.g. `ttn/my-app` for a bridged tree. */
+  prefix?: string
+  /** Shared subscription group: filters become `$share/{group}/{filter}` (MQTT 5 and Mosquitto 2 with 3.1.1). */
+  sharedGroup?: string
+}
+
+/** Why a custom topic prefix cannot be used, or undefined when it can. */
+export function topicPrefixProblem(prefix: unknown): string | undefined {
+  if (typeof prefix !== 'string' || prefix.trim() === '') return 'The topic prefix is empty: give the root of the bridged topic tree, e.g. "ttn/my-app".'
+  if (/[+#]/.test(prefix) || prefix.includes('\0')) return `The topic prefix "${prefix}" contains "+", "#" or NUL: it must be a plain topic, e.g. "ttn/my-app".`
+  if (prefix.startsWith('$')) return `The topic prefix "${prefix}" starts with "$": such topics are reserved by brokers ($SYS, $share); use e.g. "ttn/my-app".`
+  if (prefix.startsWith('/') || prefix.endsWith('/') || prefix.includes('//')) {
+    return `The topic prefix "${prefix}" has an empty topic level (a leading, trailing or double "/"): write it as "ttn/my-app".`
+  }
+  if (/(^|\/)devices$/.test(prefix)) return `The topic prefix "${prefix}" ends with "devices": leave that out, it is added for you ("${prefix.replace(/\/?devices$/, '') || 'ttn/my-app'}").`
+  return undefined
+}
+
+/** Why a shared subscription group name cannot be used, or undefined when it can. */
+export function sharedGroupProblem(group: unknown): string | undefined {
+  if (typeof group !== 'string' || group.trim() === '') return 'The shared subscription group is empty: give a name such as "node-red".'
+  if (/[/+#\s]/.test(group) || group.includes('\0')) return `The shared subscription group "${group}" contains "/", "+", "#" or white space, which MQTT does not allow in a group name.`
+  return undefined
+}
+
 export class Topics {
+  /** The topic tree's root: `v3/{app@tenant}`, `{app}` (v2) or the custom prefix. */
+  readonly root: string
   private readonly prefix: string
+  private readonly sharePrefix: string
   constructor(
     readonly api: Api,
     readonly topicId: string,
+    options: TopicOptions = {},
   ) {
-    this.prefix = api === 'v3' ? `v3/${topicId}/devices/` : `${topicId}/devices/`
+    this.root = options.prefix ?? (api === 'v3' ? `v3/${topicId}` : topicId)
+    this.prefix = `${this.root}/devices/`
+    this.sharePrefix = options.sharedGroup ? `$share/${options.sharedGroup}/` : ''
   }
 
-  /** Filter for one event of every device. Filters never overlap, so no message arrives twice. */
+  /**
+   * Filter for one event of every device. Filters never overlap, so no message arrives twice.
+   * With a shared group every event is shared except the downlink outcomes (down/*): those must reach
+   * the member that sent the downlink, which only a plain subscription guarantees.
+   */
   eventFilter(event: EventName): string | undefined {
-    if (this.api === 'v3') return `${this.prefix}+/${event}`
+    const share = event.startsWith('down/') ? '' : this.sharePrefix
+    if (this.api === 'v3') return `${share}${this.prefix}+/${event}`
     const suffix = V2_SUFFIX[event]
-    return suffix ? `${this.prefix}+/${suffix}` : undefined
+    return suffix ? `${share}${this.prefix}+/${suffix}` : undefined
   }
 
   downlink(deviceId: string, schedule: 'push' | 'replace'): string {

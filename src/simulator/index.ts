@@ -3,3 +3,4 @@
 export * from './downlink-rules'
 export * from './messages'
 export * from './tts-broker'
+export * from './storage'

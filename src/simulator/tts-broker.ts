@@ -72,6 +72,17 @@ export interface TtsBrokerOptions {
 
 export type DownlinkSchedule = 'push' | 'replace' | 'v2'
 
+/** An uplink the server published, whether or not anyone was subscribed (what the Storage Integration stores). */
+export interface PublishedUplink {
+  appId: string
+  /** MQTT username / topic id of the application. */
+  username: string
+  api: 'v3' | 'v2'
+  deviceId: string
+  topic: string
+  message: Record<string, unknown>
+}
+
 /** A PUBLISH a client made on a downlink topic of its own application, whatever the server made of it. */
 export interface ReceivedDownlink {
   /** MQTT username of the publishing client (= topic id: "app1@ttn" or "app1"). */
@@ -182,6 +193,7 @@ export class TtsBroker {
   private readonly fCntDown = new Map<string, number>()
   private readonly timers = new Set<NodeJS.Timeout>()
   private readonly downlinkHandlers = new Set<(d: ReceivedDownlink) => void>()
+  private readonly uplinkHandlers = new Set<(u: PublishedUplink) => void>()
   private stopping: Promise<void> | undefined
 
   private constructor(opts: TtsBrokerOptions, aedes: Aedes) {
@@ -653,8 +665,18 @@ export class TtsBroker {
           ? buildV2Uplink(app.appId, deviceId, fCnt, partial)
           : buildUplink({ applicationId: app.appId, deviceId, fCnt, tenant: app.tenant }, partial)
     }
+    // Stored before it is published, as the Application Server hands it to its integrations.
+    for (const handler of this.uplinkHandlers) handler({ appId: app.appId, username: app.uid, api: app.api, deviceId, topic, message })
     await this.publishPacket(topic, Buffer.from(JSON.stringify(message)))
     return message
+  }
+
+  /** Register a handler for every uplink published by publishUplink (e.g. the Storage Integration stand-in). */
+  onUplinkPublished(handler: (u: PublishedUplink) => void): () => void {
+    this.uplinkHandlers.add(handler)
+    return () => {
+      this.uplinkHandlers.delete(handler)
+    }
   }
 
   /**
@@ -706,6 +728,7 @@ export class TtsBroker {
     for (const timer of this.timers) clearTimeout(timer)
     this.timers.clear()
     this.downlinkHandlers.clear()
+    this.uplinkHandlers.clear()
     const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()))
     for (const socket of this.sockets) socket.destroy()
     await withTimeout(serverClosed, 2000)

@@ -1,0 +1,122 @@
+/**
+ * Benchmark process: a real Node-RED runtime embedded in this process (require('node-red'),
+ * RED.init, RED.start), without editor or HTTP server. Loads the benchmark's nodes and, unless told
+ * otherwise, this package's nodes (nodes/ttn.js, as Node-RED loads them from a nodes directory);
+ * deploys the flows the orchestrator sends; measures arrivals at bench-count and its own memory.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { armProbe, control } from './control'
+import { childConfig, type FlowNode, serve, tell } from './ipc'
+import { editorHtml } from './nodes'
+import { WindowProfiler } from './window-profiler'
+
+export interface RedHostConfig {
+  /** Load this package's nodes (false: the "without our package" baseline). */
+  withPackage: boolean
+  /** Write a CPU profile of the measurement window (or of go → stop when nothing is probed here) to this file. */
+  profile?: string
+}
+
+/** The slice of node-red's embedding API used here (the package ships no types). */
+interface EmbeddedRed {
+  init(settings: Record<string, unknown>): void
+  start(): Promise<void>
+  stop(): Promise<void>
+  runtime: {
+    flows: { setFlows(opts: { flows: { flows: FlowNode[] }; deploymentType: 'full' }): Promise<unknown> }
+    events: { once(event: 'flows:started', fn: () => void): void }
+  }
+}
+
+const REPO = join(__dirname, '..', '..')
+const config = childConfig<RedHostConfig>()
+const userDir = mkdtempSync(join(tmpdir(), 'ttn-bench-red-'))
+const benchNodesDir = join(userDir, 'bench-nodes')
+mkdirSync(benchNodesDir)
+writeFileSync(join(benchNodesDir, 'bench.js'), `module.exports = require(${JSON.stringify(join(__dirname, 'nodes.js'))}).default\n`)
+writeFileSync(join(benchNodesDir, 'bench.html'), editorHtml())
+
+const RED = require('node-red') as EmbeddedRed
+
+const gc = (globalThis as { gc?: () => void }).gc
+const profiler = config.profile ? new WindowProfiler(config.profile) : undefined
+/** Whether arrivals are measured here (uplinks) or elsewhere (downlinks, at the broker). */
+let probed = false
+
+async function settle(ms: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+async function main(): Promise<void> {
+  RED.init({
+    userDir,
+    flowFile: 'flows.json',
+    credentialSecret: 'bench-only-not-a-secret',
+    httpAdminRoot: false,
+    httpNodeRoot: false,
+    disableEditor: true,
+    nodesDir: config.withPackage ? [benchNodesDir, join(REPO, 'nodes')] : [benchNodesDir],
+    logging: { console: { level: 'warn', metrics: false, audit: false } },
+    externalModules: { autoInstall: false },
+    telemetry: { enabled: false, updateNotification: false },
+    diagnostics: { enabled: false, ui: false },
+  })
+  // RED.start() resolves before the runtime has loaded its (empty) flow file and credentials; a
+  // deploy before that would have its credentials wiped by that load.
+  const started = new Promise<void>((resolve) => RED.runtime.events.once('flows:started', resolve))
+  await RED.start()
+  await started
+  serve(
+    async (msg) => {
+      switch (msg.type) {
+        case 'deploy':
+          await RED.runtime.flows.setFlows({ flows: { flows: msg.flows }, deploymentType: 'full' })
+          tell({ type: 'deployed' })
+          break
+        case 'arm':
+          probed = true
+          armProbe(
+            msg.probe,
+            (result) => {
+              const reply = () => tell({ type: 'result', result })
+              profiler ? profiler.stop().then(reply, reply) : reply()
+            },
+            () => profiler?.start(),
+          )
+          tell({ type: 'armed' })
+          break
+        case 'go':
+          if (!probed) profiler?.start()
+          control.emit('go')
+          break
+        case 'stop':
+          control.emit('stop')
+          if (!probed) await profiler?.stop()
+          break
+        case 'memory': {
+          if (!gc) throw new Error('Memory is measured after garbage collection: start this process with --expose-gc.')
+          // Two collections with a pause between, so finalizers and weak references settle.
+          gc()
+          await settle(200)
+          gc()
+          const m = process.memoryUsage()
+          tell({ type: 'memory', memory: { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external } })
+          break
+        }
+      }
+    },
+    async () => {
+      await RED.stop().catch(() => undefined)
+      rmSync(userDir, { recursive: true, force: true })
+    },
+  )
+  tell({ type: 'ready' })
+}
+
+process.on('exit', () => rmSync(userDir, { recursive: true, force: true }))
+main().catch((err: Error) => {
+  tell({ type: 'error', message: err.stack ?? err.message })
+  process.exit(1)
+})

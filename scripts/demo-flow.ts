@@ -1,0 +1,213 @@
+/**
+ * The flow `npm start` deploys: the example flows of examples/, one tab each, sharing their one
+ * application node, plus two buttons that show a confirmed downlink's ack and a refused downlink.
+ * The application node is pointed at the simulator (or a real application) on every start; a flow the
+ * user changed in the editor is kept. The API key never reaches a file: the credential is the
+ * reference `${TTN_API_KEY}`, which Node-RED resolves from the environment `npm start` gives it.
+ */
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+export type FlowNode = Record<string, unknown> & { id: string; type: string }
+
+/** The ID of the application (ttn-app) node that every example uses. */
+export const DEMO_APP_NODE = 'ex-ttn-app'
+/** The environment variable the application node's API key credential refers to. */
+export const KEY_ENV = 'TTN_API_KEY'
+
+/** Where the demo's application node connects. */
+export interface AppTarget {
+  name: string
+  appId: string
+  tenant: string
+  server: string
+  tls: boolean
+  /** When set, the example nodes that name one device (uplink of one device, downlink) use it. */
+  deviceId?: string
+  /** When set, missed uplinks are recovered from the Storage Integration at this address; else recovery is off. */
+  recoverUrl?: string
+}
+
+/** Node IDs, in the examples, of the nodes that name a device. */
+const DEVICE_NODES = ['ex1-uplink-device', 'ex2-downlink']
+
+/** The demo flow, from the example files in `examplesDir`. */
+export function demoFlow(examplesDir: string, target: AppTarget): FlowNode[] {
+  const files = readdirSync(examplesDir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+  if (files.length === 0) throw new Error(`No example flows in ${examplesDir}`)
+  const out: FlowNode[] = []
+  const seen = new Set<string>()
+  files.forEach((file, i) => {
+    const tab: FlowNode = {
+      id: `demo-tab-${i + 1}`,
+      type: 'tab',
+      label: file.replace(/\.json$/, ''),
+      disabled: false,
+      info: '',
+    }
+    out.push(tab)
+    const nodes = JSON.parse(readFileSync(join(examplesDir, file), 'utf8')) as FlowNode[]
+    for (const n of nodes) {
+      // The examples share their config node; it is global (no tab), like Import → Examples makes it.
+      if (seen.has(n.id)) continue
+      seen.add(n.id)
+      const isConfig = n.x === undefined && n.wires === undefined
+      out.push(isConfig ? { ...n } : { ...n, z: tab.id })
+    }
+  })
+  out.push(...demoExtras(out))
+  pointAppAt(out, target)
+  return out
+}
+
+/** A comment that explains the demo, and two more downlink buttons when the downlink example is there. */
+function demoExtras(flow: FlowNode[]): FlowNode[] {
+  const extras: FlowNode[] = []
+  const firstTab = flow.find((n) => n.type === 'tab')
+  if (firstTab) {
+    extras.push({
+      id: 'demo-comment',
+      type: 'comment',
+      z: firstTab.id,
+      name: 'npm start: the examples, connected',
+      info:
+        "These tabs are the package's example flows, deployed by `npm start`. The application node they " +
+        'share is connected to the built-in simulated The Things Stack, where `my-device`, `other-device` ' +
+        'and `front-door` join and send uplinks every few seconds; `other-device` has no payload formatter, ' +
+        'so its bytes are decoded by the function node. Open the debug sidebar to see them.\n\n' +
+        'With `TTN_APP_ID` and `TTN_API_KEY` set, `npm start` points the same node at your application instead.',
+      x: 720,
+      y: 40,
+      wires: [],
+    })
+  }
+  const downlink = flow.find((n) => n.type === 'ttn-downlink')
+  if (downlink) {
+    const inject = (
+      id: string,
+      name: string,
+      y: number,
+      payload: string,
+      props: FlowNode['props'],
+    ): FlowNode => ({
+      id,
+      type: 'inject',
+      z: downlink.z,
+      name,
+      props,
+      repeat: '',
+      crontab: '',
+      once: false,
+      onceDelay: 0.1,
+      topic: '',
+      payload,
+      payloadType: 'bin',
+      x: 190,
+      y,
+      wires: [[downlink.id]],
+    })
+    extras.push(
+      inject('demo-inject-confirmed', 'confirmed: acknowledged', 340, '[1]', [
+        { p: 'payload' },
+        { p: 'confirmed', v: 'true', vt: 'bool' },
+      ]),
+      inject(
+        'demo-inject-too-long',
+        '60 bytes: too long, fails',
+        380,
+        JSON.stringify(new Array(60).fill(0)),
+        [{ p: 'payload' }],
+      ),
+    )
+  }
+  return extras
+}
+
+/** Points the demo's application node at `target`; false when the flow has no such node. */
+export function pointAppAt(flow: FlowNode[], target: AppTarget): boolean {
+  const app = flow.find((n) => n.id === DEMO_APP_NODE && n.type === 'ttn-app')
+  if (!app) return false
+  Object.assign(app, {
+    name: target.name,
+    appId: target.appId,
+    tenant: target.tenant,
+    server: target.server,
+    tls: target.tls,
+    tlsConfig: '',
+    api: 'v3',
+    // Off for a real application: a previous demo run may have left the simulator's storage address here.
+    recover: target.recoverUrl !== undefined,
+    recoverUrl: target.recoverUrl ?? '',
+    lookback: 0,
+  })
+  if (target.deviceId) {
+    for (const n of flow) if (DEVICE_NODES.includes(n.id)) n.deviceId = target.deviceId
+  }
+  return true
+}
+
+export type PrepareResult =
+  /** A new demo flow was written. */
+  | 'created'
+  /** The existing flow's application node was pointed at the target. */
+  | 'updated'
+  /** The existing flow has no demo application node; it was left alone. */
+  | 'foreign'
+
+/**
+ * Writes (or updates) flows.json and flows_cred.json in `userDir`, for a Node-RED started with
+ * `credentialSecret: false`. `reset` replaces whatever flow is there with the demo flow.
+ */
+export function prepareFlows(
+  userDir: string,
+  examplesDir: string,
+  target: AppTarget,
+  reset: boolean,
+): PrepareResult {
+  const flowsFile = join(userDir, 'flows.json')
+  const credFile = join(userDir, 'flows_cred.json')
+  let flow: FlowNode[] | undefined
+  if (!reset && existsSync(flowsFile)) {
+    const text = readFileSync(flowsFile, 'utf8').trim()
+    try {
+      flow = text === '' ? [] : (JSON.parse(text) as FlowNode[])
+    } catch (err) {
+      throw new Error(
+        `${flowsFile} is not valid JSON (${(err as Error).message}): fix it, or start with --reset to replace it with the demo flow.`,
+      )
+    }
+    if (!Array.isArray(flow))
+      throw new Error(
+        `${flowsFile} is not a Node-RED flow (an array of nodes): start with --reset to replace it.`,
+      )
+  }
+  let result: PrepareResult
+  if (!flow || flow.length === 0) {
+    flow = demoFlow(examplesDir, target)
+    result = 'created'
+  } else {
+    result = pointAppAt(flow, target) ? 'updated' : 'foreign'
+  }
+  writeFileSync(flowsFile, JSON.stringify(flow, null, 2))
+  if (result !== 'foreign') {
+    const creds = readCredentials(credFile)
+    creds[DEMO_APP_NODE] = { ...creds[DEMO_APP_NODE], apiKey: '${' + KEY_ENV + '}' }
+    writeFileSync(credFile, JSON.stringify(creds, null, 2))
+  }
+  return result
+}
+
+/** The plain-text credentials file (credentialSecret false); an encrypted or broken one is replaced. */
+function readCredentials(file: string): Record<string, Record<string, string>> {
+  if (!existsSync(file)) return {}
+  try {
+    const creds = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>
+    if (creds && typeof creds === 'object' && !('$' in creds))
+      return creds as Record<string, Record<string, string>>
+  } catch {
+    // Unreadable: start over, the demo node gets its reference below.
+  }
+  return {}
+}

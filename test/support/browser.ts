@@ -1,0 +1,219 @@
+/**
+ * The Node-RED editor in a real headless Chromium (Debian's `chromium` package driven by playwright-core;
+ * a test tool's own browser download is not available here). One `EditorBrowser` is one browser with a
+ * fresh profile. It records what a user would not see but a test must: page errors, console errors,
+ * requests that leave 127.0.0.1, and every response and WebSocket frame the page received (to look for
+ * secrets in them).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core'
+import { REPO, removeDir, tempDir } from './node-red-process'
+
+export const CHROMIUM = '/usr/bin/chromium'
+/** Screenshots and other evidence of a test run (ignored by git). */
+export const ARTIFACTS = join(REPO, 'test-artifacts')
+
+/**
+ * What the page received from Node-RED: HTTP responses (text bodies only) and WebSocket frames.
+ * Kept whole so a test can search them for a key.
+ */
+export interface Received {
+  url: string
+  body: string
+}
+
+/** The parts of the editor's `RED` object the tests call (inside `page.evaluate`). */
+export interface EditorNode {
+  id: string
+  type: string
+  valid?: boolean
+  changed?: boolean
+  credentials?: Record<string, unknown>
+  [prop: string]: unknown
+}
+export interface EditorRED {
+  nodes: {
+    node(id: string): EditorNode | undefined
+    getType(type: string): { category: string } | undefined
+  }
+  editor: {
+    edit(node: EditorNode): void
+    editConfig(name: string, type: string, id: string): void
+  }
+  sidebar: { show(id: string): void }
+  workspaces: { show(id: string): void }
+}
+/**
+ * The browser globals the tests use; this project compiles without the DOM library. In code passed to
+ * `page.evaluate` write `(globalThis as unknown as EditorWindow).RED`: that code runs in the page, where
+ * nothing imported here exists (a type cast is all that survives compilation).
+ */
+export interface EditorWindow {
+  RED: EditorRED
+  innerWidth: number
+}
+
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+]
+
+export class EditorBrowser {
+  /** Page errors, console errors and requests to anywhere but 127.0.0.1, in order. */
+  readonly problems: string[] = []
+  /** Everything the page received so far (see `Received`). */
+  readonly received: Received[] = []
+  /** Bodies still being read; `settled()` waits for them. */
+  private readonly pending = new Set<Promise<void>>()
+
+  private constructor(
+    readonly context: BrowserContext,
+    readonly page: Page,
+    private readonly profileDir: string,
+  ) {}
+
+  /** Starts Chromium with a fresh profile and one 1280x720 page. */
+  static async launch(): Promise<EditorBrowser> {
+    const profileDir = tempDir('ttn-chromium-')
+    try {
+      const context = await chromium.launchPersistentContext(profileDir, {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: ARGS,
+        viewport: { width: 1280, height: 720 },
+        deviceScaleFactor: 1,
+        locale: 'en-US',
+        timezoneId: 'UTC',
+        timeout: 30_000,
+      })
+      const page = context.pages()[0] ?? (await context.newPage())
+      const browser = new EditorBrowser(context, page, profileDir)
+      await browser.watch()
+      return browser
+    } catch (err) {
+      removeDir(profileDir)
+      throw new Error(
+        `Chromium (${CHROMIUM}) did not start: ${(err as Error).message}. On Debian: apt-get install chromium`,
+      )
+    }
+  }
+
+  private async watch(): Promise<void> {
+    const { page, context } = this
+    page.on('pageerror', (err) => this.problems.push(`page error: ${err.stack ?? err.message}`))
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') this.problems.push(`console error: ${msg.text()} (${msg.location().url})`)
+    })
+    // The editor must work offline: nothing may leave the machine. Such requests are refused and reported.
+    await context.route(
+      (url) => url.hostname !== '127.0.0.1',
+      (route) => {
+        this.problems.push(`request to ${route.request().url()}`)
+        return route.abort('blockedbyclient')
+      },
+    )
+    page.on('response', (res) => {
+      const type = res.headers()['content-type'] ?? ''
+      if (!/json|text|javascript|html|xml/.test(type)) return
+      const read = res
+        .text()
+        .then((body) => {
+          this.received.push({ url: res.url(), body })
+        })
+        .catch(() => {
+          // A redirect, or a page that navigated away meanwhile: no body to read.
+        })
+        .finally(() => this.pending.delete(read))
+      this.pending.add(read)
+    })
+    page.on('websocket', (ws) => {
+      ws.on('framereceived', (frame) => {
+        this.received.push({ url: ws.url(), body: String(frame.payload) })
+      })
+    })
+  }
+
+  /** Resolves once every response body seen so far has been read. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.pending])
+  }
+
+  /** Opens the editor at `url` and waits until its palette holds node type `type` and the flows are drawn. */
+  async openEditor(url: string, type: string, timeoutMs = 30_000): Promise<void> {
+    try {
+      await this.page.goto(url, { timeout: timeoutMs })
+      await this.page
+        .locator(`.red-ui-palette-node[data-palette-type='${type}']`)
+        .waitFor({ state: 'visible', timeout: timeoutMs })
+      // The flows arrive after the palette; the editor is ready once they are drawn.
+      await this.page
+        .locator('#red-ui-workspace-chart g.red-ui-flow-node-group')
+        .first()
+        .waitFor({ state: 'attached', timeout: timeoutMs })
+    } catch (err) {
+      const shot = await this.screenshot('editor-did-not-open').catch(() => 'no screenshot')
+      throw new Error(
+        `The editor at ${url} did not show ${type} and the flows: ${(err as Error).message}\n` +
+          `Problems seen: ${JSON.stringify(this.problems)}; screenshot: ${shot}`,
+      )
+    }
+  }
+
+  /** Waits until the edit tray titled `title` is open and has stopped sliding in. */
+  async trayOpened(title: RegExp, timeoutMs = 10_000): Promise<Locator> {
+    const tray = this.page.locator('.red-ui-tray').last()
+    await tray.locator('.red-ui-tray-breadcrumbs li').last().filter({ hasText: title }).waitFor({
+      timeout: timeoutMs,
+    })
+    // The tray slides in by animating its CSS `right` to 0 (its container is left of the sidebar).
+    await this.page.waitForFunction(
+      () => {
+        const g = globalThis as unknown as {
+          document: { querySelectorAll(s: string): ArrayLike<unknown> }
+          getComputedStyle(e: unknown): { right: string }
+        }
+        const trays = g.document.querySelectorAll('.red-ui-tray')
+        const last = trays[trays.length - 1]
+        return last !== undefined && g.getComputedStyle(last).right === '0px'
+      },
+      undefined,
+      { timeout: timeoutMs },
+    )
+    return tray
+  }
+
+  /** Closes every open tray with its Cancel button and waits until they are gone. */
+  async cancelTrays(timeoutMs = 10_000): Promise<void> {
+    for (let i = 0; i < 3 && (await this.page.locator('.red-ui-tray').count()) > 0; i++) {
+      await this.page.locator('.red-ui-tray').last().locator('button[id$="dialog-cancel"]').click()
+      await this.page.waitForTimeout(50)
+    }
+    await this.page.locator('.red-ui-tray').first().waitFor({ state: 'detached', timeout: timeoutMs })
+  }
+
+  /** Saves a screenshot of the page (or of `element`) to test-artifacts/<name>.png and to `copies`. */
+  async screenshot(name: string, element?: Locator, copies: string[] = []): Promise<string> {
+    mkdirSync(ARTIFACTS, { recursive: true })
+    const file = join(ARTIFACTS, `${name}.png`)
+    const png = element
+      ? await element.screenshot({ path: file, animations: 'disabled' })
+      : await this.page.screenshot({ path: file, animations: 'disabled' })
+    for (const copy of copies) writeFileSync(copy, png)
+    return file
+  }
+
+  /** Closes the browser and removes its profile. */
+  async close(): Promise<void> {
+    try {
+      await this.context.close()
+    } finally {
+      removeDir(this.profileDir)
+    }
+  }
+}
