@@ -19,7 +19,8 @@ async function main(): Promise<void> {
   aedes.on('client', (c) => clients.add(c.id))
   aedes.on('clientDisconnect', (c) => {
     clients.delete(c.id)
-    for (let i = subscriptions.length - 1; i >= 0; i--) if (subscriptions[i].clientId === c.id) subscriptions.splice(i, 1)
+    for (let i = subscriptions.length - 1; i >= 0; i--)
+      if (subscriptions[i].clientId === c.id) subscriptions.splice(i, 1)
   })
   aedes.on('subscribe', (subs, c) => {
     for (const s of subs) subscriptions.push({ clientId: c.id, topic: s.topic })
@@ -40,7 +41,8 @@ async function main(): Promise<void> {
 
   serve(
     (msg) => {
-      if (msg.type === 'state') tell({ type: 'state', state: { clients: [...clients], subscriptions: [...subscriptions] } })
+      if (msg.type === 'state')
+        tell({ type: 'state', state: { clients: [...clients], subscriptions: [...subscriptions] } })
       else if (msg.type === 'arm') {
         downlinks = new Probe(msg.probe, (result) => tell({ type: 'result', result }))
         tell({ type: 'armed' })

@@ -8,6 +8,9 @@ import { Probe, type ProbeConfig, type ProbeResult } from './probe'
 /** 'go' and 'stop' for the downlink driver. */
 export const control = new EventEmitter()
 
+/** Messages the downlink driver has sent since it started. */
+export const driven = { count: 0 }
+
 let probe: Probe | undefined
 
 export function armProbe(config: ProbeConfig, onDone: (r: ProbeResult) => void, onOpen?: () => void): void {

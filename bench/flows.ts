@@ -3,7 +3,7 @@
  * what feeds it differs.
  */
 import type { FlowNode } from './ipc'
-import { APP_ID, deviceId, TENANT, UPLINK_FILTER } from './message'
+import { APP_ID, deviceId, downlinkTopic, TENANT, UPLINK_FILTER } from './message'
 
 /** Node IDs never equal a type name: Node-RED would read the type as a reference to that node. */
 const TAB = 'id-tab'
@@ -91,7 +91,14 @@ export function uplinkFlow(variant: UplinkVariant, o: UplinkFlowOptions): FlowNo
       },
     )
   } else {
-    flow.push({ id: 'id-ceiling', type: 'bench-ceiling', z: TAB, url: `mqtt://127.0.0.1:${o.port}`, topic: UPLINK_FILTER, wires: [[COUNT]] })
+    flow.push({
+      id: 'id-ceiling',
+      type: 'bench-ceiling',
+      z: TAB,
+      url: `mqtt://127.0.0.1:${o.port}`,
+      topic: UPLINK_FILTER,
+      wires: [[COUNT]],
+    })
   }
   return flow
 }
@@ -101,17 +108,44 @@ export function emptyFlow(): FlowNode[] {
   return [tab(), counter()]
 }
 
+export type DownlinkVariant = 'ttn' | 'ceiling'
+
 /**
  * bench-drive → ttn-downlink (device, port 1 and unconfirmed set on the node; msg carries only the
  * payload), and a Complete node on ttn-downlink back into bench-drive to keep `window` in flight.
+ * The 'ceiling' variant has bench-publish (MQTT.js + JSON.stringify) in ttn-downlink's place.
  * The outcome timeout is long: plain aedes never answers down/queued, and a run must not end in a
  * storm of timeouts that the real server would not cause.
  */
-export function downlinkFlow(port: number, window: number): FlowNode[] {
+export function downlinkFlow(variant: DownlinkVariant, port: number, window: number): FlowNode[] {
+  const drive = { id: 'id-drive', type: 'bench-drive', z: TAB, window, wires: [['id-down']] }
+  const complete = {
+    id: 'id-complete',
+    type: 'complete',
+    z: TAB,
+    scope: ['id-down'],
+    uncaught: false,
+    wires: [['id-drive']],
+  }
+  if (variant === 'ceiling') {
+    return [
+      tab(),
+      drive,
+      {
+        id: 'id-down',
+        type: 'bench-publish',
+        z: TAB,
+        url: `mqtt://127.0.0.1:${port}`,
+        topic: downlinkTopic(0),
+        wires: [],
+      },
+      complete,
+    ]
+  }
   return [
     tab(),
     ttnApp(port),
-    { id: 'id-drive', type: 'bench-drive', z: TAB, window, wires: [['id-down']] },
+    drive,
     {
       id: 'id-down',
       type: 'ttn-downlink',
@@ -125,6 +159,6 @@ export function downlinkFlow(port: number, window: number): FlowNode[] {
       timeout: 3600,
       wires: [[]],
     },
-    { id: 'id-complete', type: 'complete', z: TAB, scope: ['id-down'], uncaught: false, wires: [['id-drive']] },
+    complete,
   ]
 }

@@ -37,7 +37,8 @@ export type FromChild =
   | { type: 'result'; result: ProbeResult }
   | { type: 'memory'; memory: MemorySample }
   | { type: 'state'; state: BrokerState }
-  | { type: 'stopped'; published: number }
+  /** published: messages sent since 'go'; cpuUs: CPU time (user + system) the process spent since 'go'. */
+  | { type: 'stopped'; published: number; cpuUs: number }
   | { type: 'error'; message: string }
 
 type Reply<T extends FromChild['type']> = Extract<FromChild, { type: T }>
@@ -69,7 +70,9 @@ export class Child {
     proc.on('message', (m: FromChild) => this.receive(m))
     this.exited = new Promise((resolve) => {
       proc.once('exit', (code, signal) => {
-        this.exitError = new Error(`${label} exited (${signal ?? `code ${code}`}). Its last output:\n${this.tail()}`)
+        this.exitError = new Error(
+          `${label} exited (${signal ?? `code ${code}`}). Its last output:\n${this.tail()}`,
+        )
         for (const w of this.waiters.splice(0)) {
           clearTimeout(w.timer)
           w.reject(this.exitError)
@@ -110,7 +113,9 @@ export class Child {
         reject,
         timer: setTimeout(() => {
           this.waiters.splice(this.waiters.indexOf(waiter), 1)
-          reject(new Error(`${this.label}: no "${type}" within ${timeoutMs} ms. Its last output:\n${this.tail()}`))
+          reject(
+            new Error(`${this.label}: no "${type}" within ${timeoutMs} ms. Its last output:\n${this.tail()}`),
+          )
         }, timeoutMs),
       }
       this.waiters.push(waiter)
@@ -178,7 +183,10 @@ export function tell(msg: FromChild): void {
  * Handles the orchestrator's messages; 'exit' runs `cleanup` then exits. Any uncaught error is
  * reported to the orchestrator before the process exits, so a run fails with the reason.
  */
-export function serve(handler: (msg: ToChild) => void | Promise<void>, cleanup: () => Promise<void> = async () => undefined): void {
+export function serve(
+  handler: (msg: ToChild) => void | Promise<void>,
+  cleanup: () => Promise<void> = async () => undefined,
+): void {
   const fail = (err: unknown) => {
     tell({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) })
     setTimeout(() => process.exit(1), 100)

@@ -44,7 +44,9 @@ function loadFixture(): Json {
   try {
     return JSON.parse(readFileSync(FIXTURE, 'utf8')) as Json
   } catch (err) {
-    throw new Error(`The benchmark builds its uplinks from ${FIXTURE} and could not read it (${(err as Error).message}). Check out the shared fixtures beside the repository.`)
+    throw new Error(
+      `The benchmark builds its uplinks from ${FIXTURE} and could not read it (${(err as Error).message}). Check out the shared fixtures beside the repository.`,
+    )
   }
 }
 
@@ -61,7 +63,10 @@ export function uplinkObject(i: number): Json {
   for (let g = 2; JSON.stringify(msg).length < TARGET_BYTES; g++) {
     rx.push({
       ...template,
-      gateway_ids: { gateway_id: `gtw${g}`, eui: (0x9c5c8e00001a05c4n + BigInt(g)).toString(16).toUpperCase() },
+      gateway_ids: {
+        gateway_id: `gtw${g}`,
+        eui: (0x9c5c8e00001a05c4n + BigInt(g)).toString(16).toUpperCase(),
+      },
       rssi: -60 - g,
       channel_rssi: -60 - g,
       snr: 7 - g,
@@ -110,6 +115,14 @@ export function publishTimeNs(message: unknown): bigint | undefined {
 /** The body of one downlink as ttn-downlink publishes it (payload 01 02 03 04, port 1, unconfirmed). */
 export function downlinkBody(correlationId: string): string {
   return JSON.stringify({
-    downlinks: [{ f_port: 1, frm_payload: 'AQIDBA==', confirmed: false, priority: 'NORMAL', correlation_ids: [correlationId] }],
+    downlinks: [
+      {
+        f_port: 1,
+        frm_payload: 'AQIDBA==',
+        confirmed: false,
+        priority: 'NORMAL',
+        correlation_ids: [correlationId],
+      },
+    ],
   })
 }

@@ -5,12 +5,21 @@
  *   JSON.parse and send({payload}).
  * - bench-drive: feeds a downlink node. Keeps `window` messages in flight: starts `window` on 'go'
  *   and sends one more each time a Complete node reports that the downlink node finished one.
+ * - bench-publish: the downlink ceiling inside Node-RED: owns one MQTT.js client and does nothing but
+ *   build the body ttn-downlink would build (fresh correlation ID, JSON.stringify) and publish it.
  */
+import { randomUUID } from 'node:crypto'
 import mqtt from 'mqtt'
 import type { NodeInstance, NodeMessage, NodeRedRuntime } from '../src/nodes/red'
-import { arrive, control } from './control'
+import { arrive, control, driven } from './control'
+import { downlinkBody } from './message'
 
 interface CeilingConfig {
+  url: string
+  topic: string
+}
+
+interface PublishConfig {
   url: string
   topic: string
 }
@@ -22,7 +31,7 @@ interface DriveConfig {
 /** The downlink payload: 01 02 03 04. */
 const PAYLOAD = Buffer.from([1, 2, 3, 4])
 
-export const BENCH_NODE_TYPES = ['bench-count', 'bench-ceiling', 'bench-drive'] as const
+export const BENCH_NODE_TYPES = ['bench-count', 'bench-ceiling', 'bench-drive', 'bench-publish'] as const
 
 export default function register(RED: NodeRedRuntime): void {
   function BenchCount(this: NodeInstance, config: object): void {
@@ -48,7 +57,10 @@ export default function register(RED: NodeRedRuntime): void {
     const node = this
     const window = Number(config.window) || 100
     let running = false
-    const emit = () => node.send({ payload: PAYLOAD })
+    const emit = () => {
+      driven.count++
+      node.send({ payload: PAYLOAD })
+    }
     const go = () => {
       running = true
       for (let i = 0; i < window; i++) emit()
@@ -68,7 +80,23 @@ export default function register(RED: NodeRedRuntime): void {
     })
   }
 
+  function BenchPublish(this: NodeInstance, config: PublishConfig): void {
+    RED.nodes.createNode(this, config)
+    const node = this
+    const client = mqtt.connect(config.url, { reconnectPeriod: 1000 })
+    client.on('error', (err) => node.error(err.message))
+    node.on('input', (_msg, _send, done) => {
+      client.publish(config.topic, downlinkBody(`ttn-sdk:down:${randomUUID()}`), { qos: 0 }, (err) =>
+        done(err),
+      )
+    })
+    node.on('close', (_removed, done) => {
+      client.end(true, {}, () => done())
+    })
+  }
+
   RED.nodes.registerType('bench-count', BenchCount as never)
+  RED.nodes.registerType('bench-publish', BenchPublish as never)
   RED.nodes.registerType('bench-ceiling', BenchCeiling as never)
   RED.nodes.registerType('bench-drive', BenchDrive as never)
 }
@@ -79,6 +107,9 @@ export function editorHtml(): string {
     'bench-count': "{category:'function',defaults:{},inputs:1,outputs:0}",
     'bench-ceiling': "{category:'function',defaults:{url:{value:''},topic:{value:''}},inputs:0,outputs:1}",
     'bench-drive': "{category:'function',defaults:{window:{value:100}},inputs:1,outputs:1}",
+    'bench-publish': "{category:'function',defaults:{url:{value:''},topic:{value:''}},inputs:1,outputs:0}",
   }
-  return BENCH_NODE_TYPES.map((t) => `<script type="text/javascript">RED.nodes.registerType('${t}',${defs[t]});</script>`).join('\n')
+  return BENCH_NODE_TYPES.map(
+    (t) => `<script type="text/javascript">RED.nodes.registerType('${t}',${defs[t]});</script>`,
+  ).join('\n')
 }

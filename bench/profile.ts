@@ -63,8 +63,17 @@ export function summarize(profile: CpuProfile, top = 25): ProfileSummary {
 }
 
 function render(s: ProfileSummary): string {
-  const row = (x: { name: string; ms: number; share: number }) => `${x.ms.toFixed(0).padStart(7)} ms ${(x.share * 100).toFixed(1).padStart(5)} %  ${x.name}`
-  return [`total ${s.totalMs.toFixed(0)} ms`, '', 'self time by package:', ...s.packages.map(row), '', 'self time by function:', ...s.functions.map(row)].join('\n')
+  const row = (x: { name: string; ms: number; share: number }) =>
+    `${x.ms.toFixed(0).padStart(7)} ms ${(x.share * 100).toFixed(1).padStart(5)} %  ${x.name}`
+  return [
+    `total ${s.totalMs.toFixed(0)} ms`,
+    '',
+    'self time by package:',
+    ...s.packages.map(row),
+    '',
+    'self time by function:',
+    ...s.functions.map(row),
+  ].join('\n')
 }
 
 if (require.main === module) {
@@ -73,5 +82,7 @@ if (require.main === module) {
     process.stderr.write('usage: node dist/bench/profile.js <file.cpuprofile> [top]\n')
     process.exit(2)
   }
-  process.stdout.write(`${render(summarize(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, Number(top) || 25))}\n`)
+  process.stdout.write(
+    `${render(summarize(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, Number(top) || 25))}\n`,
+  )
 }

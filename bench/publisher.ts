@@ -36,6 +36,7 @@ const client = mqtt.connect(config.url, {
 })
 let running = false
 let published = 0
+let cpuAtGo: NodeJS.CpuUsage | undefined
 
 function next(): [string, Buffer | string] {
   const i = published++
@@ -83,11 +84,13 @@ serve(
   (msg) => {
     if (msg.type === 'go' && !running) {
       running = true
+      cpuAtGo = process.cpuUsage()
       if (config.mode === 'rate') steady(config.rate ?? 1000)
       else flood()
     } else if (msg.type === 'stop') {
       running = false
-      tell({ type: 'stopped', published })
+      const cpu = process.cpuUsage(cpuAtGo)
+      tell({ type: 'stopped', published, cpuUs: cpu.user + cpu.system })
     }
   },
   () => new Promise<void>((resolve) => client.end(true, {}, () => resolve())),

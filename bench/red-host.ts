@@ -7,7 +7,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { armProbe, control } from './control'
+import { armProbe, control, driven } from './control'
 import { childConfig, type FlowNode, serve, tell } from './ipc'
 import { editorHtml } from './nodes'
 import { WindowProfiler } from './window-profiler'
@@ -35,7 +35,10 @@ const config = childConfig<RedHostConfig>()
 const userDir = mkdtempSync(join(tmpdir(), 'ttn-bench-red-'))
 const benchNodesDir = join(userDir, 'bench-nodes')
 mkdirSync(benchNodesDir)
-writeFileSync(join(benchNodesDir, 'bench.js'), `module.exports = require(${JSON.stringify(join(__dirname, 'nodes.js'))}).default\n`)
+writeFileSync(
+  join(benchNodesDir, 'bench.js'),
+  `module.exports = require(${JSON.stringify(join(__dirname, 'nodes.js'))}).default\n`,
+)
 writeFileSync(join(benchNodesDir, 'bench.html'), editorHtml())
 
 const RED = require('node-red') as EmbeddedRed
@@ -44,6 +47,7 @@ const gc = (globalThis as { gc?: () => void }).gc
 const profiler = config.profile ? new WindowProfiler(config.profile) : undefined
 /** Whether arrivals are measured here (uplinks) or elsewhere (downlinks, at the broker). */
 let probed = false
+let cpuAtGo: NodeJS.CpuUsage | undefined
 
 async function settle(ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms))
@@ -71,10 +75,14 @@ async function main(): Promise<void> {
   serve(
     async (msg) => {
       switch (msg.type) {
-        case 'deploy':
+        case 'deploy': {
+          // setFlows can resolve before the new flows have started: wait for them.
+          const running = new Promise<void>((resolve) => RED.runtime.events.once('flows:started', resolve))
           await RED.runtime.flows.setFlows({ flows: { flows: msg.flows }, deploymentType: 'full' })
+          await running
           tell({ type: 'deployed' })
           break
+        }
         case 'arm':
           probed = true
           armProbe(
@@ -89,20 +97,31 @@ async function main(): Promise<void> {
           break
         case 'go':
           if (!probed) profiler?.start()
+          cpuAtGo = process.cpuUsage()
+          driven.count = 0
           control.emit('go')
           break
-        case 'stop':
+        case 'stop': {
           control.emit('stop')
+          const cpu = process.cpuUsage(cpuAtGo)
           if (!probed) await profiler?.stop()
+          tell({ type: 'stopped', published: driven.count, cpuUs: cpu.user + cpu.system })
           break
+        }
         case 'memory': {
-          if (!gc) throw new Error('Memory is measured after garbage collection: start this process with --expose-gc.')
+          if (!gc)
+            throw new Error(
+              'Memory is measured after garbage collection: start this process with --expose-gc.',
+            )
           // Two collections with a pause between, so finalizers and weak references settle.
           gc()
           await settle(200)
           gc()
           const m = process.memoryUsage()
-          tell({ type: 'memory', memory: { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external } })
+          tell({
+            type: 'memory',
+            memory: { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external },
+          })
           break
         }
       }

@@ -51,7 +51,8 @@ const COMPARISON_HEAD = ['comparison (of medians)', 'value', 'range over paired 
 
 function textTable(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
-  const line = (r: string[]) => `  ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')}`.trimEnd()
+  const line = (r: string[]) =>
+    `  ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')}`.trimEnd()
   return [line(head), ...rows.map(line)].join('\n')
 }
 
@@ -62,7 +63,10 @@ function mdTable(head: string[], rows: string[][]): string {
 }
 
 function scenarioText(s: ScenarioResult, n: number): string {
-  const parts = [`${n}. ${s.title}  [${s.seconds.toFixed(0)} s]`, textTable(VARIANT_HEAD, s.variants.map(variantRow))]
+  const parts = [
+    `${n}. ${s.title}  [${s.seconds.toFixed(0)} s]`,
+    textTable(VARIANT_HEAD, s.variants.map(variantRow)),
+  ]
   if (s.comparisons.length) parts.push(textTable(COMPARISON_HEAD, s.comparisons.map(comparisonRow)))
   for (const e of s.errors) parts.push(`  error: ${e.split('\n')[0]}`)
   return parts.join('\n')
@@ -83,7 +87,13 @@ export function renderText(r: SuiteResult): string {
 }
 
 export function renderMarkdown(r: SuiteResult): string {
-  const out = [header(r).split('\n').map((l) => `${l}  `).join('\n'), '']
+  const out = [
+    header(r)
+      .split('\n')
+      .map((l) => `${l}  `)
+      .join('\n'),
+    '',
+  ]
   r.scenarios.forEach((s, i) => {
     out.push(`### ${i + 1}. ${s.title}`, '', mdTable(VARIANT_HEAD, s.variants.map(variantRow)), '')
     if (s.comparisons.length) out.push(mdTable(COMPARISON_HEAD, s.comparisons.map(comparisonRow)), '')
@@ -95,5 +105,9 @@ export function renderMarkdown(r: SuiteResult): string {
 
 /** Comparisons that have a target and missed it. */
 export function missedTargets(r: SuiteResult): string[] {
-  return r.scenarios.flatMap((s) => s.comparisons.filter((c) => c.met === false).map((c) => `${s.id}: ${c.label} = ${comparisonValue(c, c.value)} (target ${targetText(c)})`))
+  return r.scenarios.flatMap((s) =>
+    s.comparisons
+      .filter((c) => c.met === false)
+      .map((c) => `${s.id}: ${c.label} = ${comparisonValue(c, c.value)} (target ${targetText(c)})`),
+  )
 }

@@ -15,10 +15,14 @@ import { FULL, QUICK, type ScenarioId, type SuiteOptions, runSuite } from './sui
 function options(env: NodeJS.ProcessEnv): SuiteOptions {
   const base = env.BENCH_QUICK === '1' || env.BENCH_QUICK === 'true' ? QUICK : FULL
   const opts: SuiteOptions = { ...base, log: (line) => process.stderr.write(`${line}\n`) }
-  if (env.BENCH_ONLY) opts.scenarios = env.BENCH_ONLY.split(',').map((s) => s.trim()).filter(Boolean) as ScenarioId[]
+  if (env.BENCH_ONLY)
+    opts.scenarios = env.BENCH_ONLY.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean) as ScenarioId[]
   if (env.BENCH_REPS) {
     const reps = Number(env.BENCH_REPS)
-    if (!Number.isInteger(reps) || reps < 1) throw new Error(`BENCH_REPS must be a positive integer; got "${env.BENCH_REPS}".`)
+    if (!Number.isInteger(reps) || reps < 1)
+      throw new Error(`BENCH_REPS must be a positive integer; got "${env.BENCH_REPS}".`)
     opts.reps = reps
   }
   if (env.BENCH_CPU_PROF) {

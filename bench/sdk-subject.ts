@@ -39,17 +39,20 @@ if (config.kind === 'sdk') {
   close = () => new Promise<void>((resolve) => client.end(true, {}, () => resolve()))
 }
 
-serve((msg) => {
-  if (msg.type === 'arm') {
-    const profiler = config.profile ? new WindowProfiler(config.profile) : undefined
-    probe = new Probe(
-      msg.probe,
-      (result) => {
-        const reply = () => tell({ type: 'result', result })
-        profiler ? profiler.stop().then(reply, reply) : reply()
-      },
-      () => profiler?.start(),
-    )
-    tell({ type: 'armed' })
-  }
-}, () => close())
+serve(
+  (msg) => {
+    if (msg.type === 'arm') {
+      const profiler = config.profile ? new WindowProfiler(config.profile) : undefined
+      probe = new Probe(
+        msg.probe,
+        (result) => {
+          const reply = () => tell({ type: 'result', result })
+          profiler ? profiler.stop().then(reply, reply) : reply()
+        },
+        () => profiler?.start(),
+      )
+      tell({ type: 'armed' })
+    }
+  },
+  () => close(),
+)

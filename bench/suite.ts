@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { Child, type BrokerState, type FlowNode, type MemorySample } from './ipc'
 import { PUBLISHER_ID, UPLINK_FILTER, uplinkTemplates } from './message'
 import type { ProbeConfig, ProbeResult } from './probe'
-import { downlinkFlow, emptyFlow, uplinkFlow, type UplinkVariant } from './flows'
+import { type DownlinkVariant, downlinkFlow, emptyFlow, uplinkFlow, type UplinkVariant } from './flows'
 import type { PublisherConfig } from './publisher'
 import type { RedHostConfig } from './red-host'
 import type { SdkSubjectConfig } from './sdk-subject'
@@ -159,7 +159,12 @@ async function brokerState(broker: Child): Promise<BrokerState> {
  * Waits until a client other than the publisher subscribed to a filter the predicate accepts. The
  * subject's output goes into the error, as that is where the reason is.
  */
-async function waitForSubscriber(broker: Child, subject: Child, accept: (topic: string) => boolean, timeoutMs: number): Promise<void> {
+async function waitForSubscriber(
+  broker: Child,
+  subject: Child,
+  accept: (topic: string) => boolean,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const state = await brokerState(broker)
@@ -173,12 +178,27 @@ async function waitForSubscriber(broker: Child, subject: Child, accept: (topic: 
   }
 }
 
+/** Waits until `n` clients other than the publisher are connected. */
+async function waitForConnections(broker: Child, n: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while ((await subjectConnections(broker)) < n) {
+    if (Date.now() > deadline)
+      throw new Error(`Fewer than ${n} clients connected to the broker within ${timeoutMs} ms`)
+    await sleep(PEEK_MS)
+  }
+}
+
 /** Connections to the broker other than the publisher's. */
 async function subjectConnections(broker: Child): Promise<number> {
   return (await brokerState(broker)).clients.filter((c) => c !== PUBLISHER_ID).length
 }
 
-async function startRed(opts: SuiteOptions, name: string, withPackage: boolean, flows: FlowNode[]): Promise<Child> {
+async function startRed(
+  opts: SuiteOptions,
+  name: string,
+  withPackage: boolean,
+  flows: FlowNode[],
+): Promise<Child> {
   const cfg: RedHostConfig = { withPackage, profile: profileFile(opts, name) }
   const red = Child.start(`Node-RED (${name})`, 'red-host', cfg, ['--expose-gc'])
   try {
@@ -202,19 +222,33 @@ async function startPublisher(config: PublisherConfig): Promise<Child> {
   }
 }
 
+interface Measured {
+  result: ProbeResult
+  /** What the source reported when stopped: messages it sent and CPU it spent since 'go'. */
+  source: { published: number; cpuUs: number }
+}
+
 /**
- * Arms the probe in `measurer`, lets the publisher go, and waits for the probe's result; then stops
- * the publisher (and `alsoGo`, a driver inside the subject, if any).
+ * Arms the probe in `measurer`, tells `source` (the publisher, or a driver inside Node-RED) to go,
+ * waits for the probe's result, then stops the source.
  */
-async function measure(measurer: Child, probe: ProbeConfig, pub: Child, timeoutMs: number, goTo: Child = pub): Promise<ProbeResult> {
+async function measure(
+  measurer: Child,
+  probe: ProbeConfig,
+  source: Child,
+  timeoutMs: number,
+): Promise<Measured> {
   await measurer.request({ type: 'arm', probe }, 'armed', 10_000)
-  goTo.send({ type: 'go' })
+  source.send({ type: 'go' })
+  let result: ProbeResult
   try {
-    return (await measurer.next('result', timeoutMs)).result
-  } finally {
-    goTo.send({ type: 'stop' })
-    if (goTo === pub) await pub.next('stopped', 10_000).catch(() => undefined)
+    result = (await measurer.next('result', timeoutMs)).result
+  } catch (err) {
+    source.send({ type: 'stop' })
+    throw err
   }
+  const stopped = await source.request({ type: 'stop' }, 'stopped', 10_000)
+  return { result, source: { published: stopped.published, cpuUs: stopped.cpuUs } }
 }
 
 async function stopAll(children: (Child | undefined)[]): Promise<void> {
@@ -249,8 +283,12 @@ async function redUplinkRun(
     await waitForSubscriber(broker, red, (t) => t === UPLINK_FILTER, 30_000)
     await sleep(opts.settleMs)
     pub = await startPublisher({ url, mode: 'flood', devices: opts.devices })
-    const r = await measure(red, { warmup: opts.warmup, target }, pub, opts.runTimeoutMs)
-    return { perSecond: r.perSecond, cpuUsPerMessage: r.cpuUsPerMessage, connections: await subjectConnections(broker) }
+    const { result: r } = await measure(red, { warmup: opts.warmup, target }, pub, opts.runTimeoutMs)
+    return {
+      perSecond: r.perSecond,
+      cpuUsPerMessage: r.cpuUsPerMessage,
+      connections: await subjectConnections(broker),
+    }
   } finally {
     await stopAll([pub, red])
     await broker.stop()
@@ -258,7 +296,11 @@ async function redUplinkRun(
 }
 
 /** Uplink stream (flood) → SDK callback or bare MQTT.js + JSON.parse, no Node-RED. */
-async function sdkRun(opts: SuiteOptions, name: string, kind: SdkSubjectConfig['kind']): Promise<ThroughputSample> {
+async function sdkRun(
+  opts: SuiteOptions,
+  name: string,
+  kind: SdkSubjectConfig['kind'],
+): Promise<ThroughputSample> {
   const { broker, url } = await startBroker()
   let subject: Child | undefined
   let pub: Child | undefined
@@ -269,7 +311,12 @@ async function sdkRun(opts: SuiteOptions, name: string, kind: SdkSubjectConfig['
     await waitForSubscriber(broker, subject, (t) => t === UPLINK_FILTER, 15_000)
     await sleep(opts.settleMs)
     pub = await startPublisher({ url, mode: 'flood', devices: opts.devices })
-    const r = await measure(subject, { warmup: opts.warmup, target: opts.warmup + opts.sdkUplinks }, pub, opts.runTimeoutMs)
+    const { result: r } = await measure(
+      subject,
+      { warmup: opts.warmup, target: opts.warmup + opts.sdkUplinks },
+      pub,
+      opts.runTimeoutMs,
+    )
     return { perSecond: r.perSecond, cpuUsPerMessage: r.cpuUsPerMessage }
   } finally {
     await stopAll([pub, subject])
@@ -277,22 +324,32 @@ async function sdkRun(opts: SuiteOptions, name: string, kind: SdkSubjectConfig['
   }
 }
 
-/** Downlinks counted at the broker: from ttn-downlink in Node-RED, or from a bare MQTT.js client. */
-async function downlinkRun(opts: SuiteOptions, name: string, kind: 'ttn' | 'bare'): Promise<ThroughputSample> {
+/**
+ * Downlinks counted at the broker: from ttn-downlink in Node-RED, from the minimal MQTT.js node in
+ * its place, or from a bare MQTT.js client process.
+ */
+async function downlinkRun(
+  opts: SuiteOptions,
+  name: string,
+  kind: DownlinkVariant | 'bare',
+): Promise<ThroughputSample> {
   const { broker, port, url } = await startBroker()
   let source: Child | undefined
   try {
     const probe = { warmup: opts.downlinkWarmup, target: opts.downlinkWarmup + opts.downlinks }
     if (kind === 'ttn') {
-      source = await startRed(opts, name, true, downlinkFlow(port, opts.downlinkWindow))
+      source = await startRed(opts, name, true, downlinkFlow('ttn', port, opts.downlinkWindow))
       await waitForSubscriber(broker, source, (t) => t.endsWith('/down/queued'), 30_000)
+    } else if (kind === 'ceiling') {
+      source = await startRed(opts, name, true, downlinkFlow('ceiling', port, opts.downlinkWindow))
+      await waitForConnections(broker, 1, 30_000)
     } else {
       source = await startPublisher({ url, mode: 'downlink', devices: 1 })
     }
     await sleep(opts.settleMs)
-    // The measuring process is the broker; CPU per message is the broker's and is not reported.
-    const r = await measure(broker, probe, source, opts.runTimeoutMs)
-    return { perSecond: r.perSecond, cpuUsPerMessage: Number.NaN }
+    // Counted at the broker; the CPU per message is the source's (whole run, warm-up included).
+    const { result, source: s } = await measure(broker, probe, source, opts.runTimeoutMs)
+    return { perSecond: result.perSecond, cpuUsPerMessage: s.published ? s.cpuUs / s.published : Number.NaN }
   } finally {
     await stopAll([source])
     await broker.stop()
@@ -300,7 +357,11 @@ async function downlinkRun(opts: SuiteOptions, name: string, kind: 'ttn' | 'bare
 }
 
 /** Timed uplinks at a steady rate → Node-RED flow → bench-count, which records each latency. */
-async function latencyRun(opts: SuiteOptions, name: string, variant: UplinkVariant): Promise<{ p50: number; p99: number }> {
+async function latencyRun(
+  opts: SuiteOptions,
+  name: string,
+  variant: UplinkVariant,
+): Promise<{ p50: number; p99: number }> {
   const { broker, port, url } = await startBroker()
   let red: Child | undefined
   let pub: Child | undefined
@@ -311,7 +372,12 @@ async function latencyRun(opts: SuiteOptions, name: string, variant: UplinkVaria
     const { rate, seconds, warmupSeconds } = opts.latency
     pub = await startPublisher({ url, mode: 'rate', rate, devices: opts.devices })
     const warmup = Math.max(1, Math.round(rate * warmupSeconds))
-    const r = await measure(red, { warmup, target: warmup + Math.round(rate * seconds), latency: true }, pub, opts.runTimeoutMs + seconds * 2000)
+    const { result: r } = await measure(
+      red,
+      { warmup, target: warmup + Math.round(rate * seconds), latency: true },
+      pub,
+      opts.runTimeoutMs + seconds * 2000,
+    )
     if (!r.latencyMs) throw new Error('the latency probe returned no latencies')
     return { p50: r.latencyMs.p50, p99: r.latencyMs.p99 }
   } finally {
@@ -326,14 +392,22 @@ interface MemoryRun {
 }
 
 /** RSS of a Node-RED idle (after settling) and, if a flow takes uplinks, after `uplinks` of them. */
-async function memoryRun(opts: SuiteOptions, name: string, kind: 'baseline' | 'ttn' | 'mqtt-in'): Promise<MemoryRun> {
+async function memoryRun(
+  opts: SuiteOptions,
+  name: string,
+  kind: 'baseline' | 'ttn' | 'mqtt-in',
+): Promise<MemoryRun> {
   const { broker, port, url } = await startBroker()
   let red: Child | undefined
   let pub: Child | undefined
   const m = opts.memory
   try {
     const flows =
-      kind === 'baseline' ? emptyFlow() : kind === 'ttn' ? uplinkFlow('ttn', { port, nodes: m.nodes, perDevice: true }) : uplinkFlow('mqtt-in', { port })
+      kind === 'baseline'
+        ? emptyFlow()
+        : kind === 'ttn'
+          ? uplinkFlow('ttn', { port, nodes: m.nodes, perDevice: true })
+          : uplinkFlow('mqtt-in', { port })
     red = await startRed(opts, name, kind !== 'baseline', flows)
     if (kind !== 'baseline') await waitForSubscriber(broker, red, (t) => t === UPLINK_FILTER, 30_000)
     await sleep(m.settleMs)
@@ -362,7 +436,13 @@ interface Variant<S> {
 }
 
 /** Runs every variant `reps` times, interleaved in a rotating order; failures are collected. */
-async function repeat<S>(opts: SuiteOptions, scenario: string, reps: number, variants: Variant<S>[], errors: string[]): Promise<Map<string, (S | undefined)[]>> {
+async function repeat<S>(
+  opts: SuiteOptions,
+  scenario: string,
+  reps: number,
+  variants: Variant<S>[],
+  errors: string[],
+): Promise<Map<string, (S | undefined)[]>> {
   const out = new Map<string, (S | undefined)[]>(variants.map((v) => [v.id, []]))
   for (let rep = 0; rep < reps; rep++) {
     for (let k = 0; k < variants.length; k++) {
@@ -371,7 +451,9 @@ async function repeat<S>(opts: SuiteOptions, scenario: string, reps: number, var
       try {
         const s = await v.run(rep)
         out.get(v.id)![rep] = s
-        opts.log(`  ${scenario} rep ${rep + 1}/${reps} ${v.label}: ${describe(s)} (${((Date.now() - started) / 1000).toFixed(1)} s)`)
+        opts.log(
+          `  ${scenario} rep ${rep + 1}/${reps} ${v.label}: ${describe(s)} (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+        )
       } catch (err) {
         const text = `${v.label}, repetition ${rep + 1}: ${(err as Error).message}`
         errors.push(text)
@@ -390,7 +472,11 @@ function defined<T>(xs: (T | undefined)[]): T[] {
   return xs.filter((x): x is T => x !== undefined)
 }
 
-function throughputVariant(id: string, label: string, samples: (ThroughputSample | undefined)[]): VariantResult {
+function throughputVariant(
+  id: string,
+  label: string,
+  samples: (ThroughputSample | undefined)[],
+): VariantResult {
   const ok = defined(samples)
   const rates = ok.map((s) => s.perSecond)
   const cpu = ok.map((s) => s.cpuUsPerMessage).filter((x) => Number.isFinite(x))
@@ -416,7 +502,9 @@ function ratio(
   const a = defined(ours)
   const b = defined(theirs)
   const value = median(a) / median(b)
-  const paired = ours.flatMap((x, i) => (x !== undefined && theirs[i] !== undefined ? [x / (theirs[i] as number)] : []))
+  const paired = ours.flatMap((x, i) =>
+    x !== undefined && theirs[i] !== undefined ? [x / (theirs[i] as number)] : [],
+  )
   const c: Comparison = { label, value, kind: 'ratio' }
   if (paired.length) c.range = { min: Math.min(...paired), max: Math.max(...paired) }
   if (target) {
@@ -433,13 +521,34 @@ function check(value: number, t: NonNullable<Comparison['target']>): boolean {
 
 const rate = (s: ThroughputSample | undefined) => s?.perSecond
 
-async function uplinkScenario(opts: SuiteOptions, errors: string[]): Promise<Omit<ScenarioResult, 'seconds' | 'errors'>> {
+async function uplinkScenario(
+  opts: SuiteOptions,
+  errors: string[],
+): Promise<Omit<ScenarioResult, 'seconds' | 'errors'>> {
   const target = opts.warmup + opts.uplinks
-  const runs = await repeat<ThroughputSample>(opts, 'uplink', opts.reps, [
-    { id: 'ttn', label: 'ttn-uplink', run: (r) => redUplinkRun(opts, `uplink-ttn-${r}`, 'ttn', {}, target) },
-    { id: 'mqtt-in', label: 'mqtt in (JSON)', run: (r) => redUplinkRun(opts, `uplink-mqtt-in-${r}`, 'mqtt-in', {}, target) },
-    { id: 'ceiling', label: 'ceiling (MQTT.js + JSON.parse node)', run: (r) => redUplinkRun(opts, `uplink-ceiling-${r}`, 'ceiling', {}, target) },
-  ], errors)
+  const runs = await repeat<ThroughputSample>(
+    opts,
+    'uplink',
+    opts.reps,
+    [
+      {
+        id: 'ttn',
+        label: 'ttn-uplink',
+        run: (r) => redUplinkRun(opts, `uplink-ttn-${r}`, 'ttn', {}, target),
+      },
+      {
+        id: 'mqtt-in',
+        label: 'mqtt in (JSON)',
+        run: (r) => redUplinkRun(opts, `uplink-mqtt-in-${r}`, 'mqtt-in', {}, target),
+      },
+      {
+        id: 'ceiling',
+        label: 'ceiling (MQTT.js + JSON.parse node)',
+        run: (r) => redUplinkRun(opts, `uplink-ceiling-${r}`, 'ceiling', {}, target),
+      },
+    ],
+    errors,
+  )
   const ttn = runs.get('ttn')!.map(rate)
   return {
     id: 'uplink',
@@ -456,17 +565,30 @@ async function uplinkScenario(opts: SuiteOptions, errors: string[]): Promise<Omi
   }
 }
 
-async function fanoutScenario(opts: SuiteOptions, errors: string[]): Promise<Omit<ScenarioResult, 'seconds' | 'errors'>> {
+async function fanoutScenario(
+  opts: SuiteOptions,
+  errors: string[],
+): Promise<Omit<ScenarioResult, 'seconds' | 'errors'>> {
   const target = opts.warmup + opts.uplinks
   const n = opts.fanoutNodes
-  const runs = await repeat<ThroughputSample>(opts, 'fanout', opts.reps, [
-    { id: 'one', label: '1 ttn-uplink (all devices)', run: (r) => redUplinkRun(opts, `fanout-1-${r}`, 'ttn', { nodes: 1 }, target) },
-    {
-      id: 'many',
-      label: `${n} ttn-uplink (one device each)`,
-      run: (r) => redUplinkRun(opts, `fanout-${n}-${r}`, 'ttn', { nodes: n, perDevice: true }, target),
-    },
-  ], errors)
+  const runs = await repeat<ThroughputSample>(
+    opts,
+    'fanout',
+    opts.reps,
+    [
+      {
+        id: 'one',
+        label: '1 ttn-uplink (all devices)',
+        run: (r) => redUplinkRun(opts, `fanout-1-${r}`, 'ttn', { nodes: 1 }, target),
+      },
+      {
+        id: 'many',
+        label: `${n} ttn-uplink (one device each)`,
+        run: (r) => redUplinkRun(opts, `fanout-${n}-${r}`, 'ttn', { nodes: n, perDevice: true }, target),
+      },
+    ],
+    errors,
+  )
   const connections = defined(runs.get('many')!).map((s) => s.connections ?? Number.NaN)
   return {
     id: 'fanout',
@@ -476,7 +598,10 @@ async function fanoutScenario(opts: SuiteOptions, errors: string[]): Promise<Omi
       throughputVariant('many', `${n} ttn-uplink (one device each)`, runs.get('many')!),
     ],
     comparisons: [
-      ratio(`${n} nodes / 1 node`, runs.get('many')!.map(rate), runs.get('one')!.map(rate), { op: '>=', value: 0.9 }),
+      ratio(`${n} nodes / 1 node`, runs.get('many')!.map(rate), runs.get('one')!.map(rate), {
+        op: '>=',
+        value: 0.9,
+      }),
       {
         label: `MQTT connections with ${n} nodes (max over runs)`,
         value: connections.length ? Math.max(...connections) : Number.NaN,
@@ -488,11 +613,20 @@ async function fanoutScenario(opts: SuiteOptions, errors: string[]): Promise<Omi
   }
 }
 
-async function sdkScenario(opts: SuiteOptions, errors: string[]): Promise<Omit<ScenarioResult, 'seconds' | 'errors'>> {
-  const runs = await repeat<ThroughputSample>(opts, 'sdk', opts.reps, [
-    { id: 'sdk', label: 'SDK uplink callback', run: (r) => sdkRun(opts, `sdk-sdk-${r}`, 'sdk') },
-    { id: 'bare', label: 'bare MQTT.js + JSON.parse', run: (r) => sdkRun(opts, `sdk-bare-${r}`, 'bare') },
-  ], errors)
+async function sdkScenario(
+  opts: SuiteOptions,
+  errors: string[],
+): Promise<Omit<ScenarioResult, 'seconds' | 'errors'>> {
+  const runs = await repeat<ThroughputSample>(
+    opts,
+    'sdk',
+    opts.reps,
+    [
+      { id: 'sdk', label: 'SDK uplink callback', run: (r) => sdkRun(opts, `sdk-sdk-${r}`, 'sdk') },
+      { id: 'bare', label: 'bare MQTT.js + JSON.parse', run: (r) => sdkRun(opts, `sdk-bare-${r}`, 'bare') },
+    ],
+    errors,
+  )
   return {
     id: 'sdk',
     title: 'SDK alone: uplink callback versus bare MQTT.js',
@@ -500,31 +634,72 @@ async function sdkScenario(opts: SuiteOptions, errors: string[]): Promise<Omit<S
       throughputVariant('sdk', 'SDK uplink callback', runs.get('sdk')!),
       throughputVariant('bare', 'bare MQTT.js + JSON.parse', runs.get('bare')!),
     ],
-    comparisons: [ratio('SDK / bare MQTT.js', runs.get('sdk')!.map(rate), runs.get('bare')!.map(rate), { op: '>=', value: 0.9 })],
+    comparisons: [
+      ratio('SDK / bare MQTT.js', runs.get('sdk')!.map(rate), runs.get('bare')!.map(rate), {
+        op: '>=',
+        value: 0.9,
+      }),
+    ],
   }
 }
 
-async function downlinkScenario(opts: SuiteOptions, errors: string[]): Promise<Omit<ScenarioResult, 'seconds' | 'errors'>> {
-  const runs = await repeat<ThroughputSample>(opts, 'downlink', opts.reps, [
-    { id: 'ttn', label: 'ttn-downlink', run: (r) => downlinkRun(opts, `downlink-ttn-${r}`, 'ttn') },
-    { id: 'bare', label: 'bare MQTT.js publish', run: (r) => downlinkRun(opts, `downlink-bare-${r}`, 'bare') },
-  ], errors)
+async function downlinkScenario(
+  opts: SuiteOptions,
+  errors: string[],
+): Promise<Omit<ScenarioResult, 'seconds' | 'errors'>> {
+  const runs = await repeat<ThroughputSample>(
+    opts,
+    'downlink',
+    opts.reps,
+    [
+      { id: 'ttn', label: 'ttn-downlink', run: (r) => downlinkRun(opts, `downlink-ttn-${r}`, 'ttn') },
+      {
+        id: 'bare',
+        label: 'bare MQTT.js publish',
+        run: (r) => downlinkRun(opts, `downlink-bare-${r}`, 'bare'),
+      },
+      {
+        id: 'ceiling',
+        label: 'MQTT.js publish node',
+        run: (r) => downlinkRun(opts, `downlink-ceiling-${r}`, 'ceiling'),
+      },
+    ],
+    errors,
+  )
+  const ttn = runs.get('ttn')!.map(rate)
   return {
     id: 'downlink',
     title: 'Downlinks reaching the broker',
     variants: [
       throughputVariant('ttn', 'ttn-downlink (in Node-RED)', runs.get('ttn')!),
-      throughputVariant('bare', 'bare MQTT.js publish (same bodies)', runs.get('bare')!),
+      throughputVariant('bare', 'bare MQTT.js client process, same bodies', runs.get('bare')!),
+      throughputVariant('ceiling', 'ceiling in Node-RED: MQTT.js publish node', runs.get('ceiling')!),
     ],
-    comparisons: [ratio('ttn-downlink / bare MQTT.js', runs.get('ttn')!.map(rate), runs.get('bare')!.map(rate), { op: '>=', value: 0.8 })],
+    comparisons: [
+      ratio('ttn-downlink / bare MQTT.js', ttn, runs.get('bare')!.map(rate), { op: '>=', value: 0.8 }),
+      ratio('ttn-downlink / MQTT.js publish node (context)', ttn, runs.get('ceiling')!.map(rate)),
+    ],
   }
 }
 
-async function latencyScenario(opts: SuiteOptions, errors: string[]): Promise<Omit<ScenarioResult, 'seconds' | 'errors'>> {
-  const runs = await repeat(opts, 'latency', opts.latency.reps, [
-    { id: 'ttn', label: 'ttn-uplink', run: (r) => latencyRun(opts, `latency-ttn-${r}`, 'ttn') },
-    { id: 'mqtt-in', label: 'mqtt in (JSON)', run: (r) => latencyRun(opts, `latency-mqtt-in-${r}`, 'mqtt-in') },
-  ], errors)
+async function latencyScenario(
+  opts: SuiteOptions,
+  errors: string[],
+): Promise<Omit<ScenarioResult, 'seconds' | 'errors'>> {
+  const runs = await repeat(
+    opts,
+    'latency',
+    opts.latency.reps,
+    [
+      { id: 'ttn', label: 'ttn-uplink', run: (r) => latencyRun(opts, `latency-ttn-${r}`, 'ttn') },
+      {
+        id: 'mqtt-in',
+        label: 'mqtt in (JSON)',
+        run: (r) => latencyRun(opts, `latency-mqtt-in-${r}`, 'mqtt-in'),
+      },
+    ],
+    errors,
+  )
   const pick = (id: string, p: 'p50' | 'p99') => runs.get(id)!.map((s) => s?.[p])
   return {
     id: 'latency',
@@ -544,14 +719,36 @@ async function latencyScenario(opts: SuiteOptions, errors: string[]): Promise<Om
 
 const MB = 1024 * 1024
 
-async function memoryScenario(opts: SuiteOptions, errors: string[]): Promise<Omit<ScenarioResult, 'seconds' | 'errors'>> {
+async function memoryScenario(
+  opts: SuiteOptions,
+  errors: string[],
+): Promise<Omit<ScenarioResult, 'seconds' | 'errors'>> {
   const m = opts.memory
-  const runs = await repeat<MemoryRun>(opts, 'memory', m.reps, [
-    { id: 'baseline', label: 'Node-RED without our package', run: (r) => memoryRun(opts, `memory-baseline-${r}`, 'baseline') },
-    { id: 'ttn', label: `1 ttn-app + ${m.nodes} ttn-uplink`, run: (r) => memoryRun(opts, `memory-ttn-${r}`, 'ttn') },
-    { id: 'mqtt-in', label: 'mqtt in (JSON), for reference', run: (r) => memoryRun(opts, `memory-mqtt-in-${r}`, 'mqtt-in') },
-  ], errors)
-  const rss = (id: string, when: 'idle' | 'after') => runs.get(id)!.map((s) => (s?.[when] ? s[when].rss / MB : undefined))
+  const runs = await repeat<MemoryRun>(
+    opts,
+    'memory',
+    m.reps,
+    [
+      {
+        id: 'baseline',
+        label: 'Node-RED without our package',
+        run: (r) => memoryRun(opts, `memory-baseline-${r}`, 'baseline'),
+      },
+      {
+        id: 'ttn',
+        label: `1 ttn-app + ${m.nodes} ttn-uplink`,
+        run: (r) => memoryRun(opts, `memory-ttn-${r}`, 'ttn'),
+      },
+      {
+        id: 'mqtt-in',
+        label: 'mqtt in (JSON), for reference',
+        run: (r) => memoryRun(opts, `memory-mqtt-in-${r}`, 'mqtt-in'),
+      },
+    ],
+    errors,
+  )
+  const rss = (id: string, when: 'idle' | 'after') =>
+    runs.get(id)!.map((s) => (s?.[when] ? s[when].rss / MB : undefined))
   const k = `${Math.round(m.uplinks / 1000)}k`
   const diff = (label: string, a: (number | undefined)[], b: (number | undefined)[]): Comparison => {
     const paired = a.flatMap((x, i) => (x !== undefined && b[i] !== undefined ? [x - (b[i] as number)] : []))
@@ -567,11 +764,26 @@ async function memoryScenario(opts: SuiteOptions, errors: string[]): Promise<Omi
     id: 'memory',
     title: `Memory: resident set size after GC (MB), ${m.nodes} of our nodes, ${k} uplinks`,
     variants: [
-      valueVariant('baseline-idle', 'Node-RED without our package, idle', 'MB', defined(rss('baseline', 'idle'))),
+      valueVariant(
+        'baseline-idle',
+        'Node-RED without our package, idle',
+        'MB',
+        defined(rss('baseline', 'idle')),
+      ),
       valueVariant('ttn-idle', `1 ttn-app + ${m.nodes} ttn-uplink, idle`, 'MB', defined(rss('ttn', 'idle'))),
-      valueVariant('ttn-after', `1 ttn-app + ${m.nodes} ttn-uplink, after ${k} uplinks`, 'MB', defined(rss('ttn', 'after'))),
+      valueVariant(
+        'ttn-after',
+        `1 ttn-app + ${m.nodes} ttn-uplink, after ${k} uplinks`,
+        'MB',
+        defined(rss('ttn', 'after')),
+      ),
       valueVariant('mqtt-in-idle', 'mqtt in (reference), idle', 'MB', defined(rss('mqtt-in', 'idle'))),
-      valueVariant('mqtt-in-after', `mqtt in (reference), after ${k} uplinks`, 'MB', defined(rss('mqtt-in', 'after'))),
+      valueVariant(
+        'mqtt-in-after',
+        `mqtt in (reference), after ${k} uplinks`,
+        'MB',
+        defined(rss('mqtt-in', 'after')),
+      ),
     ],
     comparisons: [
       diff('ours idle − without package', rss('ttn', 'idle'), rss('baseline', 'idle')),
@@ -582,7 +794,10 @@ async function memoryScenario(opts: SuiteOptions, errors: string[]): Promise<Omi
   }
 }
 
-const RUNNERS: Record<ScenarioId, (o: SuiteOptions, e: string[]) => Promise<Omit<ScenarioResult, 'seconds' | 'errors'>>> = {
+const RUNNERS: Record<
+  ScenarioId,
+  (o: SuiteOptions, e: string[]) => Promise<Omit<ScenarioResult, 'seconds' | 'errors'>>
+> = {
   uplink: uplinkScenario,
   fanout: fanoutScenario,
   sdk: sdkScenario,
@@ -593,7 +808,8 @@ const RUNNERS: Record<ScenarioId, (o: SuiteOptions, e: string[]) => Promise<Omit
 
 function versionOf(pkg: string): string {
   try {
-    return (require(join(__dirname, '..', '..', 'node_modules', pkg, 'package.json')) as { version: string }).version
+    return (require(join(__dirname, '..', '..', 'node_modules', pkg, 'package.json')) as { version: string })
+      .version
   } catch {
     return 'unknown'
   }
@@ -615,7 +831,8 @@ export function machineInfo(): MachineInfo {
 
 export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
   const started = Date.now()
-  for (const s of opts.scenarios) if (!SCENARIOS.includes(s)) throw new Error(`Unknown scenario "${s}": use ${SCENARIOS.join(', ')}.`)
+  for (const s of opts.scenarios)
+    if (!SCENARIOS.includes(s)) throw new Error(`Unknown scenario "${s}": use ${SCENARIOS.join(', ')}.`)
   const scenarios: ScenarioResult[] = []
   for (const id of opts.scenarios) {
     const t0 = Date.now()
@@ -634,4 +851,3 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
     seconds: (Date.now() - started) / 1000,
   }
 }
-

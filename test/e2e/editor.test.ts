@@ -158,7 +158,7 @@ for (const [title, runtimeOf, major] of runtimes) {
         (id) => (globalThis as unknown as EditorWindow).RED.editor.editConfig('', 'ttn-app', id),
         APP_NODE,
       )
-      return browser!.trayOpened(/Edit ttn-app config node/)
+      return browser!.trayOpened(/Edit ttn-app node/)
     }
     const nodeProp = (id: string, prop: string) =>
       page().evaluate(([i, p]) => (globalThis as unknown as EditorWindow).RED.nodes.node(i)?.[p], [
@@ -201,8 +201,20 @@ for (const [title, runtimeOf, major] of runtimes) {
     afterEach(async function () {
       if (this.currentTest?.state === 'failed' && browser) {
         await browser
-          .screenshot(shot(`failed-${this.currentTest.title.slice(0, 40).replace(/\W+/g, '-')}`))
+          .screenshot(shot(`failed-${this.currentTest.title.slice(0, 40).replace(/\W+/g, '-')}`), {
+            picture: false,
+          })
           .catch(() => undefined)
+        // An edit tray left open would fail the tests that follow for no reason of their own.
+        while ((await page().locator('.red-ui-tray').count()) > 0) {
+          if (
+            !(await browser.closeTray('cancel').then(
+              () => true,
+              () => false,
+            ))
+          )
+            break
+        }
       }
     })
 
@@ -261,9 +273,10 @@ for (const [title, runtimeOf, major] of runtimes) {
         const tray = await edit(spec)
         for (const field of spec.fields) {
           assert.equal(await tray.locator(`#node-input-${field}`).isVisible(), true, `field ${field} shown`)
-          assert.match(
-            squash(await tray.locator(`label[for='node-input-${field}']`).textContent()),
-            new RegExp(TEXTS.label[field].replace(/[()]/g, '\\$&')),
+          const label = squash(await tray.locator(`label[for='node-input-${field}']`).textContent())
+          assert.ok(
+            label.includes(TEXTS.label[field]),
+            `field ${field} labelled "${TEXTS.label[field]}": "${label}"`,
           )
         }
         // Node-RED turns the config property into a select of ttn-app nodes.
@@ -278,7 +291,7 @@ for (const [title, runtimeOf, major] of runtimes) {
           assert.equal(await hasError('#node-input-deviceId'), false, `device ID "${good}" accepted`)
         }
         await browser!.screenshot(shot(`${spec.type}-dialog`))
-        await browser!.cancelTrays()
+        await browser!.closeTray('cancel')
         noProblems()
       })
     }
@@ -295,8 +308,7 @@ for (const [title, runtimeOf, major] of runtimes) {
         assert.equal(await hasError('#node-input-port'), false, `FPort "${good}" accepted`)
       }
       await type('#node-input-port', '300')
-      await page().locator('#node-dialog-ok').click()
-      await page().locator('.red-ui-tray').first().waitFor({ state: 'detached', timeout: 10_000 })
+      await browser!.closeTray('ok')
       assert.equal(await nodeProp(spec.node, 'valid'), false)
       assert.equal(
         await page().locator(`[id='${spec.node}'] .red-ui-flow-node-error`).isVisible(),
@@ -306,8 +318,7 @@ for (const [title, runtimeOf, major] of runtimes) {
 
       await edit(spec)
       await type('#node-input-port', '5')
-      await page().locator('#node-dialog-ok').click()
-      await page().locator('.red-ui-tray').first().waitFor({ state: 'detached', timeout: 10_000 })
+      await browser!.closeTray('ok')
       assert.equal(await nodeProp(spec.node, 'valid'), true)
       assert.equal(await nodeProp(spec.node, 'port'), '5')
       noProblems()
@@ -389,8 +400,17 @@ for (const [title, runtimeOf, major] of runtimes) {
       for (const field of ['appId', 'server', 'tenant']) {
         assert.equal(await hasError(`#node-config-input-${field}`), false, `${field} valid`)
       }
-      await browser!.screenshot(shot('ttn-app-dialog'), tray, docsCopy('ttn-app-dialog.png'))
-      await browser!.cancelTrays()
+      await tray.locator('#node-config-input-tls').blur()
+      // A taller window for this picture, so that it reaches the API and tenant rows.
+      await page().setViewportSize({ width: 1280, height: 900 })
+      await delay(300)
+      await browser!.scrollTrayToTop()
+      await browser!.screenshot(shot('ttn-app-dialog'), {
+        element: tray,
+        copies: docsCopy('ttn-app-dialog.png'),
+      })
+      await page().setViewportSize({ width: 1280, height: 720 })
+      await browser!.closeTray('cancel')
       assert.equal(
         await nodeProp(APP_NODE, 'server'),
         `127.0.0.1:${broker!.port}`,
@@ -405,8 +425,7 @@ for (const [title, runtimeOf, major] of runtimes) {
       assert.equal(keyStored(), false, 'no key before the deploy')
       const tray = await editApp()
       await tray.locator('#node-config-input-apiKey').fill(key)
-      await page().locator('#node-config-dialog-ok').click()
-      await page().locator('.red-ui-tray').first().waitFor({ state: 'detached', timeout: 10_000 })
+      await browser!.closeTray('ok')
 
       const deployRequest = page().waitForRequest((r) => r.method() === 'POST' && /\/flows$/.test(r.url()), {
         timeout: 10_000,
@@ -440,11 +459,26 @@ for (const [title, runtimeOf, major] of runtimes) {
           .first()
           .waitFor({ timeout: 15_000 })
       }
-      // Only our nodes in the palette, for the picture.
-      await page().locator('#red-ui-palette-search input').fill('ttn')
-      await delay(500)
-      await browser!.screenshot(shot('example-flow'), undefined, docsCopy('example-flow.png'))
-      await page().locator('#red-ui-palette-search input').fill('')
+      // For the picture: only our nodes in the palette, the whole flow in view.
+      await page().locator('#red-ui-palette-search input').pressSequentially('ttn')
+      // The other categories fold away (animated): wait until only ours is left.
+      await page().waitForFunction(() => {
+        type El = { offsetHeight: number }
+        const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<El> } })
+          .document
+        return (
+          Array.from(doc.querySelectorAll('#red-ui-palette-container .red-ui-palette-category')).filter(
+            (c) => c.offsetHeight > 0,
+          ).length === 1
+        )
+      })
+      await page()
+        .locator('#red-ui-workspace-chart')
+        .evaluate((chart) => {
+          ;(chart as { scrollLeft: number }).scrollLeft = 70
+        })
+      await delay(300)
+      await browser!.screenshot(shot('example-flow'), { copies: docsCopy('example-flow.png') })
 
       // The "confirmed" button of the downlink tab, pressed in the editor.
       await showTab('demo-tab-2')
@@ -469,17 +503,21 @@ for (const [title, runtimeOf, major] of runtimes) {
       // Quiet devices: a debug message arriving while the editor reloads trips the core debug node.
       devices?.stop()
       await delay(300)
+      await browser!.settled()
+      const seenBefore = browser!.received.length
       await page().reload()
       await browser!.openEditor(red!.url, 'ttn-uplink')
       const tray = await editApp()
       assert.equal(await tray.locator('#node-config-input-apiKey').inputValue(), '__PWRD__', 'shown as set')
       assert.deepEqual(await nodeProp(APP_NODE, 'credentials'), { has_apiKey: true, _: { has_apiKey: true } })
-      await browser!.screenshot(shot('ttn-app-dialog-key-set'), tray)
-      await browser!.cancelTrays()
+      await browser!.screenshot(shot('ttn-app-dialog-key-set'), { element: tray })
+      await browser!.closeTray('cancel')
 
       await browser!.settled()
-      const credentials = browser!.received.filter((r) => r.url.endsWith(`/credentials/ttn-app/${APP_NODE}`))
-      assert.equal(credentials.length, 1, 'the editor asked for the credentials once')
+      const credentials = browser!.received
+        .slice(seenBefore)
+        .filter((r) => r.url.endsWith(`/credentials/ttn-app/${APP_NODE}`))
+      assert.equal(credentials.length, 1, 'the reloaded editor asked for the credentials once')
       assert.deepEqual(JSON.parse(credentials[0].body), { has_apiKey: true })
       assert.deepEqual(await red!.api('GET', `credentials/ttn-app/${APP_NODE}`), { has_apiKey: true })
 

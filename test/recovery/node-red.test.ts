@@ -55,6 +55,19 @@ describe('Recovering missed uplinks in the Node-RED runtime', function () {
     assert.equal(clientArguments({ server: 'x', recover: true, api: 'v2' }, undefined).options.recover, undefined)
   })
 
+  it('with the v2 API the option is ignored with a warning, and the node still connects', async () => {
+    broker = await TtsBroker.start({ applications: [{ appId: 'legacy', apiKey: KEY, api: 'v2' }] })
+    storage = await StorageStandIn.start({ applications: [{ appId: 'legacy', apiKey: KEY }] })
+    const nodes = [
+      { id: 'app', type: 'ttn-app', appId: 'legacy', server: `127.0.0.1:${broker.port}`, tls: false, api: 'v2', recover: true, recoverUrl: storage.url },
+      { id: 'up', type: 'ttn-uplink', app: 'app', wires: [] },
+    ]
+    await helper.load(ttnNodes, nodes, { app: { apiKey: KEY } })
+    await waitFor(() => broker.connectionCount('legacy') === 1, 5000, 'connected')
+    const logged = (helper._logSpy?.getCalls() ?? []).map((c) => JSON.stringify(c.args))
+    assert.equal(logged.filter((l) => l.includes('ttn.errors.recoverV2')).length, 1)
+  })
+
   it('ttn-uplink sends the uplinks missed during a drop with msg.recovered = true, in order, then live ones without it', async () => {
     await start()
     await helper.load(ttnNodes, flow(), { app: { apiKey: KEY } })

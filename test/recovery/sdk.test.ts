@@ -171,11 +171,13 @@ describe('Recovering missed uplinks (SDK, simulated server and Storage Integrati
   })
 
   it('waits settleMs for storage to write the last uplinks of the gap (batched writes)', async () => {
-    for (const [settleMs, expectAll] of [
-      [700, true],
-      [0, false],
+    // Positive: readable 400 ms after storing, read 700 ms after the reconnect. Control: read at once, while
+    // storage still hides them for 3 s (far from any timing margin, even on a loaded machine).
+    for (const [settleMs, writeDelayMs, expectAll] of [
+      [700, 400, true],
+      [0, 3000, false],
     ] as const) {
-      await start({ writeDelayMs: 400 })
+      await start({ writeDelayMs })
       const c = client({ settleMs })
       const { got, events } = watch(c)
       await subscribed(c)
@@ -317,6 +319,24 @@ describe('Recovering missed uplinks (SDK, simulated server and Storage Integrati
       [4, true],
       [5, true],
       [6, false],
+    ])
+  })
+
+  it('recovers the gap of a stop() … start() too (Node-RED stops a connection nobody uses, then resumes it)', async () => {
+    await start()
+    const c = client()
+    const { got, events } = watch(c)
+    await subscribed(c)
+    await publish(1)
+    await waitFor(() => got.length === 1)
+    await c.stop()
+    await publish(2)
+    await c.start()
+    await waitFor(() => doneEvents(events).length === 1, 5000, 'recovery done')
+    assert.deepEqual(got.map((g) => [g.fCnt, g.recovered]), [
+      [1, false],
+      [2, true],
+      [3, true],
     ])
   })
 

@@ -81,8 +81,9 @@ export class EditorBrowser {
   /** Starts Chromium with a fresh profile and one 1280x720 page. */
   static async launch(): Promise<EditorBrowser> {
     const profileDir = tempDir('ttn-chromium-')
+    let context: BrowserContext
     try {
-      const context = await chromium.launchPersistentContext(profileDir, {
+      context = await chromium.launchPersistentContext(profileDir, {
         executablePath: CHROMIUM,
         headless: true,
         args: ARGS,
@@ -92,15 +93,23 @@ export class EditorBrowser {
         timezoneId: 'UTC',
         timeout: 30_000,
       })
-      const page = context.pages()[0] ?? (await context.newPage())
-      const browser = new EditorBrowser(context, page, profileDir)
-      await browser.watch()
-      return browser
     } catch (err) {
       removeDir(profileDir)
       throw new Error(
         `Chromium (${CHROMIUM}) did not start: ${(err as Error).message}. On Debian: apt-get install chromium`,
       )
+    }
+    try {
+      const page = context.pages()[0] ?? (await context.newPage())
+      // Every wait is bounded well within a test's time.
+      page.setDefaultTimeout(10_000)
+      const browser = new EditorBrowser(context, page, profileDir)
+      await browser.watch()
+      return browser
+    } catch (err) {
+      await context.close().catch(() => undefined)
+      removeDir(profileDir)
+      throw err
     }
   }
 
@@ -157,7 +166,9 @@ export class EditorBrowser {
         .first()
         .waitFor({ state: 'attached', timeout: timeoutMs })
     } catch (err) {
-      const shot = await this.screenshot('editor-did-not-open').catch(() => 'no screenshot')
+      const shot = await this.screenshot('editor-did-not-open', { picture: false }).catch(
+        () => 'no screenshot',
+      )
       throw new Error(
         `The editor at ${url} did not show ${type} and the flows: ${(err as Error).message}\n` +
           `Problems seen: ${JSON.stringify(this.problems)}; screenshot: ${shot}`,
@@ -188,23 +199,49 @@ export class EditorBrowser {
     return tray
   }
 
-  /** Closes every open tray with its Cancel button and waits until they are gone. */
-  async cancelTrays(timeoutMs = 10_000): Promise<void> {
-    for (let i = 0; i < 3 && (await this.page.locator('.red-ui-tray').count()) > 0; i++) {
-      await this.page.locator('.red-ui-tray').last().locator('button[id$="dialog-cancel"]').click()
+  /** Presses the top tray's Cancel or Done button and waits until that tray has slid out and is gone. */
+  async closeTray(button: 'cancel' | 'ok', timeoutMs = 10_000): Promise<void> {
+    const trays = this.page.locator('.red-ui-tray')
+    const open = await trays.count()
+    if (open === 0) throw new Error(`No edit tray is open to press ${button} on`)
+    await trays.last().locator(`button[id$="dialog-${button}"]`).click({ timeout: timeoutMs })
+    const deadline = Date.now() + timeoutMs
+    while ((await trays.count()) >= open) {
+      if (Date.now() > deadline) throw new Error(`The edit tray stayed open ${timeoutMs} ms after ${button}`)
       await this.page.waitForTimeout(50)
     }
-    await this.page.locator('.red-ui-tray').first().waitFor({ state: 'detached', timeout: timeoutMs })
   }
 
-  /** Saves a screenshot of the page (or of `element`) to test-artifacts/<name>.png and to `copies`. */
-  async screenshot(name: string, element?: Locator, copies: string[] = []): Promise<string> {
+  /** Scrolls the top tray's form back to its first row (typing into a lower field scrolled it). */
+  async scrollTrayToTop(): Promise<void> {
+    await this.page.evaluate(() => {
+      type Scrollable = { scrollTop: number }
+      const doc = (
+        globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<Scrollable> } }
+      ).document
+      const parts = doc.querySelectorAll('.red-ui-tray:last-of-type, .red-ui-tray:last-of-type *')
+      for (let i = 0; i < parts.length; i++) if (parts[i].scrollTop > 0) parts[i].scrollTop = 0
+    })
+  }
+
+  /**
+   * Saves a screenshot of the page (or of `element`) to test-artifacts/<name>.png and to `copies`.
+   * `picture` leaves out the editor's passing notifications ("Successfully deployed"), which would cover
+   * the flow; screenshots of failures keep them, they may tell what went wrong.
+   */
+  async screenshot(
+    name: string,
+    opts: { element?: Locator; copies?: string[]; picture?: boolean } = {},
+  ): Promise<string> {
     mkdirSync(ARTIFACTS, { recursive: true })
     const file = join(ARTIFACTS, `${name}.png`)
-    const png = element
-      ? await element.screenshot({ path: file, animations: 'disabled' })
-      : await this.page.screenshot({ path: file, animations: 'disabled' })
-    for (const copy of copies) writeFileSync(copy, png)
+    const options = {
+      path: file,
+      animations: 'disabled' as const,
+      style: opts.picture === false ? undefined : '#red-ui-notifications { display: none !important; }',
+    }
+    const png = opts.element ? await opts.element.screenshot(options) : await this.page.screenshot(options)
+    for (const copy of opts.copies ?? []) writeFileSync(copy, png)
     return file
   }
 

@@ -113,8 +113,8 @@ export function resolveRecovery(
   }
   if (context.generic && !options.baseUrl) {
     throw new Error(
-      'With another broker (generic mode) the Storage Integration is not on the MQTT host: set recover.baseUrl to The Things Stack ' +
-        'address, e.g. https://eu1.cloud.thethings.network.',
+      'With another broker (generic mode) the Storage Integration is not on the MQTT host: set recover.baseUrl (in Node-RED: ' +
+        'the Storage API field) to The Things Stack address, e.g. https://eu1.cloud.thethings.network.',
     )
   }
   const host = context.host.includes(':') ? `[${context.host}]` : context.host
