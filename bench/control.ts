@@ -8,6 +8,14 @@ import { Probe, type ProbeConfig, type ProbeResult } from './probe'
 /** 'go' and 'stop' for the downlink driver. */
 export const control = new EventEmitter()
 
+/** What the isolated scenario needs of an MQTT.js client: its 'message' event. */
+export interface MessageEmitter {
+  emit(event: 'message', topic: string, payload: Buffer, packet: object): boolean
+}
+
+/** The MQTT.js clients of bench-ceiling nodes, by node ID (the isolated scenario injects into them). */
+export const ceilingClients = new Map<string, MessageEmitter>()
+
 /** Messages the downlink driver has sent since it started. */
 export const driven = { count: 0 }
 

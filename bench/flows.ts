@@ -7,6 +7,10 @@ import { APP_ID, deviceId, downlinkTopic, TENANT, UPLINK_FILTER } from './messag
 
 /** Node IDs never equal a type name: Node-RED would read the type as a reference to that node. */
 const TAB = 'id-tab'
+/** The nodes whose MQTT client the isolated scenario injects into. */
+export const APP_NODE = 'id-app'
+export const BROKER_NODE = 'id-broker'
+export const CEILING_NODE = 'id-ceiling'
 const COUNT = 'id-count'
 /** An obviously fake key: plain aedes accepts any credentials. */
 export const BENCH_API_KEY = 'NNSXS.BENCH.TEST-KEY-NOT-A-REAL-ONE'
@@ -23,7 +27,7 @@ function counter(): FlowNode {
 
 function ttnApp(port: number): FlowNode {
   return {
-    id: 'id-app',
+    id: APP_NODE,
     type: 'ttn-app',
     appId: APP_ID,
     tenant: TENANT,
@@ -53,7 +57,7 @@ export function uplinkFlow(variant: UplinkVariant, o: UplinkFlowOptions): FlowNo
         id: `id-up-${i}`,
         type: 'ttn-uplink',
         z: TAB,
-        app: 'id-app',
+        app: APP_NODE,
         deviceId: o.perDevice ? deviceId(i) : '',
         output: 'auto',
         wires: [[COUNT]],
@@ -62,7 +66,7 @@ export function uplinkFlow(variant: UplinkVariant, o: UplinkFlowOptions): FlowNo
   } else if (variant === 'mqtt-in') {
     flow.push(
       {
-        id: 'id-broker',
+        id: BROKER_NODE,
         type: 'mqtt-broker',
         name: 'bench',
         broker: '127.0.0.1',
@@ -82,7 +86,7 @@ export function uplinkFlow(variant: UplinkVariant, o: UplinkFlowOptions): FlowNo
         topic: UPLINK_FILTER,
         qos: '0',
         datatype: 'json',
-        broker: 'id-broker',
+        broker: BROKER_NODE,
         nl: false,
         rap: true,
         rh: 0,
@@ -92,7 +96,7 @@ export function uplinkFlow(variant: UplinkVariant, o: UplinkFlowOptions): FlowNo
     )
   } else {
     flow.push({
-      id: 'id-ceiling',
+      id: CEILING_NODE,
       type: 'bench-ceiling',
       z: TAB,
       url: `mqtt://127.0.0.1:${o.port}`,
@@ -150,7 +154,7 @@ export function downlinkFlow(variant: DownlinkVariant, port: number, window: num
       id: 'id-down',
       type: 'ttn-downlink',
       z: TAB,
-      app: 'id-app',
+      app: APP_NODE,
       deviceId: deviceId(0),
       port: 1,
       confirmed: false,

@@ -21,9 +21,14 @@ export interface BrokerState {
   subscriptions: { clientId: string; topic: string }[]
 }
 
+/** Whose MQTT.js client gets the injected uplinks: ttn-app's, mqtt-broker's, or bench-ceiling's. */
+export type InjectSource = 'ttn' | 'mqtt-in' | 'ceiling'
+
 export type ToChild =
   | { type: 'deploy'; flows: FlowNode[] }
   | { type: 'arm'; probe: ProbeConfig }
+  /** Node-RED host: feed uplinks straight into a source's MQTT.js 'message' event until the probe is done. */
+  | { type: 'inject'; probe: ProbeConfig; devices: number; source: InjectSource }
   | { type: 'go' }
   | { type: 'stop' }
   | { type: 'memory' }

@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto'
 import mqtt from 'mqtt'
 import type { NodeInstance, NodeMessage, NodeRedRuntime } from '../src/nodes/red'
-import { arrive, control, driven } from './control'
+import { arrive, ceilingClients, control, driven } from './control'
 import { downlinkBody } from './message'
 
 interface CeilingConfig {
@@ -44,10 +44,12 @@ export default function register(RED: NodeRedRuntime): void {
     RED.nodes.createNode(this, config)
     const node = this
     const client = mqtt.connect(config.url, { reconnectPeriod: 1000 })
+    ceilingClients.set(node.id, client)
     client.on('connect', () => client.subscribe(config.topic, { qos: 0 }))
     client.on('message', (_topic, payload) => node.send({ payload: JSON.parse(payload.toString()) }))
     client.on('error', (err) => node.error(err.message))
     node.on('close', (_removed, done) => {
+      ceilingClients.delete(node.id)
       client.end(true, {}, () => done())
     })
   }

@@ -7,9 +7,12 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { armProbe, control, driven } from './control'
-import { childConfig, type FlowNode, serve, tell } from './ipc'
+import { armProbe, ceilingClients, control, driven, type MessageEmitter } from './control'
+import { APP_NODE, BROKER_NODE, CEILING_NODE } from './flows'
+import { childConfig, type FlowNode, type InjectSource, serve, tell } from './ipc'
+import { uplinkTemplates } from './message'
 import { editorHtml } from './nodes'
+import type { ProbeConfig } from './probe'
 import { WindowProfiler } from './window-profiler'
 
 export interface RedHostConfig {
@@ -24,6 +27,7 @@ interface EmbeddedRed {
   init(settings: Record<string, unknown>): void
   start(): Promise<void>
   stop(): Promise<void>
+  nodes: { getNode(id: string): unknown }
   runtime: {
     flows: { setFlows(opts: { flows: { flows: FlowNode[] }; deploymentType: 'full' }): Promise<unknown> }
     events: { once(event: 'flows:started', fn: () => void): void }
@@ -48,6 +52,73 @@ const profiler = config.profile ? new WindowProfiler(config.profile) : undefined
 /** Whether arrivals are measured here (uplinks) or elsewhere (downlinks, at the broker). */
 let probed = false
 let cpuAtGo: NodeJS.CpuUsage | undefined
+
+/** Arms the probe at bench-count; its result goes to the orchestrator. */
+function arm(probe: ProbeConfig, onDone?: () => void): void {
+  probed = true
+  armProbe(
+    probe,
+    (result) => {
+      onDone?.()
+      const reply = () => tell({ type: 'result', result })
+      profiler ? profiler.stop().then(reply, reply) : reply()
+    },
+    () => profiler?.start(),
+  )
+}
+
+/** Uplinks fed to the MQTT.js client per event-loop turn, so Node-RED's deliveries interleave. */
+const INJECT_BATCH = 100
+
+/** The MQTT.js client (it emits 'message') that feeds `source` in the deployed flow. */
+function injectionTarget(source: InjectSource): MessageEmitter {
+  let target: unknown
+  if (source === 'ttn') {
+    // MQTTClient keeps its MQTT.js session private; the benchmark reaches in on purpose.
+    target = (RED.nodes.getNode(APP_NODE) as { client?: { session?: unknown } } | null)?.client?.session
+  } else if (source === 'mqtt-in') {
+    target = (RED.nodes.getNode(BROKER_NODE) as { client?: unknown } | null)?.client
+  } else {
+    target = ceilingClients.get(CEILING_NODE)
+  }
+  // MQTT.js mixes EventEmitter in rather than extending it: check for emit().
+  if (typeof (target as Partial<MessageEmitter> | undefined)?.emit !== 'function') {
+    throw new Error(
+      `No connected MQTT client to inject into for "${source}": deploy its flow and wait for its subscription first.`,
+    )
+  }
+  return target as MessageEmitter
+}
+
+/**
+ * Emits uplinks on the source's MQTT.js client as if they had come from the broker, as fast as the
+ * flow takes them, until the probe at bench-count has its result: Node-RED's side alone, without
+ * the broker, the publisher and MQTT.js's packet parsing competing for the CPU.
+ */
+function inject(probe: ProbeConfig, devices: number, source: InjectSource): void {
+  const target = injectionTarget(source)
+  const templates = uplinkTemplates(devices)
+  let running = true
+  let i = 0
+  arm(probe, () => {
+    running = false
+  })
+  const pump = () => {
+    for (let k = 0; k < INJECT_BATCH && running; k++) {
+      const t = templates[i++ % templates.length]
+      target.emit('message', t.topic, t.untimed, {
+        cmd: 'publish',
+        qos: 0,
+        retain: false,
+        dup: false,
+        topic: t.topic,
+        payload: t.untimed,
+      })
+    }
+    if (running) setImmediate(pump)
+  }
+  pump()
+}
 
 async function settle(ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms))
@@ -84,16 +155,11 @@ async function main(): Promise<void> {
           break
         }
         case 'arm':
-          probed = true
-          armProbe(
-            msg.probe,
-            (result) => {
-              const reply = () => tell({ type: 'result', result })
-              profiler ? profiler.stop().then(reply, reply) : reply()
-            },
-            () => profiler?.start(),
-          )
+          arm(msg.probe)
           tell({ type: 'armed' })
+          break
+        case 'inject':
+          inject(msg.probe, msg.devices, msg.source)
           break
         case 'go':
           if (!probed) profiler?.start()

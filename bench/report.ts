@@ -37,7 +37,9 @@ function variantRow(v: VariantResult): string[] {
     `${num(v.spread.median, v.unit)} ${v.unit}`,
     num(v.spread.min, v.unit),
     num(v.spread.max, v.unit),
-    v.cpuUsPerMessage ? num(v.cpuUsPerMessage.median, 'µs') : '',
+    v.cpuUsPerMessage
+      ? `${num(v.cpuUsPerMessage.median, 'µs')} (${num(v.cpuUsPerMessage.min, 'µs')}–${num(v.cpuUsPerMessage.max, 'µs')})`
+      : '',
     String(v.samples.length),
   ]
 }
@@ -46,7 +48,7 @@ function comparisonRow(c: Comparison): string[] {
   return [c.label, comparisonValue(c, c.value), rangeText(c), targetText(c), verdict(c)]
 }
 
-const VARIANT_HEAD = ['variant', 'median', 'min', 'max', 'CPU µs/msg', 'runs']
+const VARIANT_HEAD = ['variant', 'median', 'min', 'max', 'CPU µs/msg (min–max)', 'runs']
 const COMPARISON_HEAD = ['comparison (of medians)', 'value', 'range over paired runs', 'target', '']
 
 function textTable(head: string[], rows: string[][]): string {
@@ -78,7 +80,7 @@ export function header(r: SuiteResult): string {
     `Date: ${r.date}`,
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GB RAM, ${m.os}`,
     `Software: Node.js ${m.node}, Node-RED ${m.nodeRed}, MQTT.js ${m.mqtt}, aedes ${m.aedes}`,
-    `Uplink message: ${r.messageBytes} bytes; repetitions: ${r.options.reps} (latency ${r.options.latency.reps}, memory ${r.options.memory.reps}); total ${Math.round(r.seconds)} s`,
+    `Uplink message: ${r.messageBytes} bytes; repetitions: ${r.options.reps} (latency ${r.options.latency.reps}, memory ${r.options.memory.reps}, isolated ${r.options.isolated.reps}); total ${Math.round(r.seconds)} s`,
   ].join('\n')
 }
 

@@ -6,11 +6,13 @@
  * - BENCH_REPS=n        repetitions of the throughput scenarios
  * - BENCH_CPU_PROF=dir  write V8 CPU profiles of the measured processes into dir
  * - BENCH_OUT=dir       where results go (default bench/results)
+ *
+ * `node dist/bench/run.js --render <results.json>` prints a saved run's table and Markdown again.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { missedTargets, renderMarkdown, renderText } from './report'
-import { FULL, QUICK, type ScenarioId, type SuiteOptions, runSuite } from './suite'
+import { FULL, QUICK, type ScenarioId, type SuiteOptions, type SuiteResult, runSuite } from './suite'
 
 function options(env: NodeJS.ProcessEnv): SuiteOptions {
   const base = env.BENCH_QUICK === '1' || env.BENCH_QUICK === 'true' ? QUICK : FULL
@@ -33,6 +35,13 @@ function options(env: NodeJS.ProcessEnv): SuiteOptions {
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === '--render') {
+    const file = process.argv[3]
+    if (!file) throw new Error('Usage: node dist/bench/run.js --render <results.json>')
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as SuiteResult
+    process.stdout.write(`${renderText(saved)}\n${renderMarkdown(saved)}\n`)
+    return
+  }
   const opts = options(process.env)
   const outDir = resolve(process.env.BENCH_OUT ?? join(__dirname, '..', '..', 'bench', 'results'))
   const result = await runSuite(opts)

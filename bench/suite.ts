@@ -17,8 +17,16 @@ import type { RedHostConfig } from './red-host'
 import type { SdkSubjectConfig } from './sdk-subject'
 import { type Spread, median, spread } from './stats'
 
-export type ScenarioId = 'uplink' | 'fanout' | 'sdk' | 'downlink' | 'latency' | 'memory'
-export const SCENARIOS: readonly ScenarioId[] = ['uplink', 'fanout', 'sdk', 'downlink', 'latency', 'memory']
+export type ScenarioId = 'uplink' | 'fanout' | 'sdk' | 'downlink' | 'latency' | 'memory' | 'isolated'
+export const SCENARIOS: readonly ScenarioId[] = [
+  'uplink',
+  'fanout',
+  'sdk',
+  'downlink',
+  'latency',
+  'memory',
+  'isolated',
+]
 
 export interface SuiteOptions {
   /** Repetitions of the throughput scenarios (uplink, fanout, sdk, downlink). */
@@ -38,6 +46,8 @@ export interface SuiteOptions {
   downlinkWindow: number
   latency: { reps: number; rate: number; seconds: number; warmupSeconds: number }
   memory: { reps: number; nodes: number; uplinks: number; settleMs: number }
+  /** Uplinks injected per run (after `warmup`) in the isolated scenario. */
+  isolated: { reps: number; uplinks: number; warmup: number }
   /** Pause between a subject being ready and the measurement (startup work settling). */
   settleMs: number
   /** Limit for one run. */
@@ -60,6 +70,7 @@ export const FULL: Omit<SuiteOptions, 'log'> = {
   downlinkWindow: 100,
   latency: { reps: 3, rate: 1000, seconds: 10, warmupSeconds: 2 },
   memory: { reps: 3, nodes: 100, uplinks: 100_000, settleMs: 2000 },
+  isolated: { reps: 5, uplinks: 200_000, warmup: 20_000 },
   settleMs: 1000,
   runTimeoutMs: 120_000,
   scenarios: SCENARIOS,
@@ -75,6 +86,7 @@ export const QUICK: Omit<SuiteOptions, 'log'> = {
   downlinkWarmup: 2_000,
   latency: { reps: 1, rate: 1000, seconds: 4, warmupSeconds: 1 },
   memory: { reps: 1, nodes: 100, uplinks: 20_000, settleMs: 1000 },
+  isolated: { reps: 1, uplinks: 50_000, warmup: 10_000 },
   settleMs: 500,
 }
 
@@ -386,6 +398,40 @@ async function latencyRun(
   }
 }
 
+type IsolatedVariant = UplinkVariant | 'ttn-many'
+
+/**
+ * Node-RED's side alone: the flow is deployed and connected as in the uplink scenario, but the
+ * uplinks are emitted on the source's MQTT.js client inside the Node-RED process (as if they had
+ * just been parsed off the socket), so broker, publisher and packet parsing take no CPU.
+ */
+async function isolatedRun(
+  opts: SuiteOptions,
+  name: string,
+  variant: IsolatedVariant,
+): Promise<ThroughputSample> {
+  const { broker, port } = await startBroker()
+  let red: Child | undefined
+  try {
+    const source: UplinkVariant = variant === 'ttn-many' ? 'ttn' : variant
+    const flowOpts = variant === 'ttn-many' ? { nodes: opts.fanoutNodes, perDevice: true } : {}
+    red = await startRed(opts, name, true, uplinkFlow(source, { port, ...flowOpts }))
+    await waitForSubscriber(broker, red, (t) => t === UPLINK_FILTER, 30_000)
+    await sleep(opts.settleMs)
+    const { uplinks, warmup } = opts.isolated
+    const probe = { warmup, target: warmup + uplinks }
+    const { result } = await red.request(
+      { type: 'inject', probe, devices: opts.devices, source },
+      'result',
+      opts.runTimeoutMs,
+    )
+    return { perSecond: result.perSecond, cpuUsPerMessage: result.cpuUsPerMessage }
+  } finally {
+    await red?.stop()
+    await broker.stop()
+  }
+}
+
 interface MemoryRun {
   idle: MemorySample
   after?: MemorySample
@@ -520,6 +566,10 @@ function check(value: number, t: NonNullable<Comparison['target']>): boolean {
 }
 
 const rate = (s: ThroughputSample | undefined) => s?.perSecond
+const CPU_LABEL = 'by CPU per message'
+/** 1 / CPU per message: how many messages one core could take, the figure machine noise disturbs least. */
+const capacity = (s: ThroughputSample | undefined) =>
+  s && Number.isFinite(s.cpuUsPerMessage) && s.cpuUsPerMessage > 0 ? 1e6 / s.cpuUsPerMessage : undefined
 
 async function uplinkScenario(
   opts: SuiteOptions,
@@ -561,6 +611,16 @@ async function uplinkScenario(
     comparisons: [
       ratio('ttn-uplink / mqtt in', ttn, runs.get('mqtt-in')!.map(rate), { op: '>=', value: 1.05 }),
       ratio('ttn-uplink / ceiling', ttn, runs.get('ceiling')!.map(rate), { op: '>=', value: 0.95 }),
+      ratio(
+        `ttn-uplink / mqtt in, ${CPU_LABEL}`,
+        runs.get('ttn')!.map(capacity),
+        runs.get('mqtt-in')!.map(capacity),
+      ),
+      ratio(
+        `ttn-uplink / ceiling, ${CPU_LABEL}`,
+        runs.get('ttn')!.map(capacity),
+        runs.get('ceiling')!.map(capacity),
+      ),
     ],
   }
 }
@@ -602,6 +662,11 @@ async function fanoutScenario(
         op: '>=',
         value: 0.9,
       }),
+      ratio(
+        `${n} nodes / 1 node, ${CPU_LABEL}`,
+        runs.get('many')!.map(capacity),
+        runs.get('one')!.map(capacity),
+      ),
       {
         label: `MQTT connections with ${n} nodes (max over runs)`,
         value: connections.length ? Math.max(...connections) : Number.NaN,
@@ -639,6 +704,11 @@ async function sdkScenario(
         op: '>=',
         value: 0.9,
       }),
+      ratio(
+        `SDK / bare MQTT.js, ${CPU_LABEL}`,
+        runs.get('sdk')!.map(capacity),
+        runs.get('bare')!.map(capacity),
+      ),
     ],
   }
 }
@@ -678,6 +748,16 @@ async function downlinkScenario(
     comparisons: [
       ratio('ttn-downlink / bare MQTT.js', ttn, runs.get('bare')!.map(rate), { op: '>=', value: 0.8 }),
       ratio('ttn-downlink / MQTT.js publish node (context)', ttn, runs.get('ceiling')!.map(rate)),
+      ratio(
+        `ttn-downlink / bare MQTT.js, ${CPU_LABEL}`,
+        runs.get('ttn')!.map(capacity),
+        runs.get('bare')!.map(capacity),
+      ),
+      ratio(
+        `ttn-downlink / MQTT.js publish node, ${CPU_LABEL}`,
+        runs.get('ttn')!.map(capacity),
+        runs.get('ceiling')!.map(capacity),
+      ),
     ],
   }
 }
@@ -749,6 +829,9 @@ async function memoryScenario(
   )
   const rss = (id: string, when: 'idle' | 'after') =>
     runs.get(id)!.map((s) => (s?.[when] ? s[when].rss / MB : undefined))
+  // The JavaScript heap after GC: what a leak would grow (RSS also holds the allocator's high-water mark).
+  const heap = (id: string, when: 'idle' | 'after') =>
+    runs.get(id)!.map((s) => (s?.[when] ? s[when].heapUsed / MB : undefined))
   const k = `${Math.round(m.uplinks / 1000)}k`
   const diff = (label: string, a: (number | undefined)[], b: (number | undefined)[]): Comparison => {
     const paired = a.flatMap((x, i) => (x !== undefined && b[i] !== undefined ? [x - (b[i] as number)] : []))
@@ -790,6 +873,44 @@ async function memoryScenario(
       diff(`ours after ${k} − without package`, rss('ttn', 'after'), rss('baseline', 'idle')),
       diff(`ours: growth over ${k} uplinks`, rss('ttn', 'after'), rss('ttn', 'idle')),
       diff(`mqtt in: growth over ${k} uplinks`, rss('mqtt-in', 'after'), rss('mqtt-in', 'idle')),
+      diff('ours idle − without package, JS heap', heap('ttn', 'idle'), heap('baseline', 'idle')),
+      diff(`ours: JS heap growth over ${k} uplinks`, heap('ttn', 'after'), heap('ttn', 'idle')),
+      diff(`mqtt in: JS heap growth over ${k} uplinks`, heap('mqtt-in', 'after'), heap('mqtt-in', 'idle')),
+    ],
+  }
+}
+
+async function isolatedScenario(
+  opts: SuiteOptions,
+  errors: string[],
+): Promise<Omit<ScenarioResult, 'seconds' | 'errors'>> {
+  const n = opts.fanoutNodes
+  const variants: { id: IsolatedVariant; label: string }[] = [
+    { id: 'ttn', label: 'ttn-uplink' },
+    { id: 'mqtt-in', label: 'mqtt in (JSON)' },
+    { id: 'ceiling', label: 'ceiling: MQTT.js + JSON.parse node' },
+    { id: 'ttn-many', label: `${n} ttn-uplink (one device each)` },
+  ]
+  const runs = await repeat<ThroughputSample>(
+    opts,
+    'isolated',
+    opts.isolated.reps,
+    variants.map((v) => ({
+      id: v.id,
+      label: v.label,
+      run: (r) => isolatedRun(opts, `isolated-${v.id}-${r}`, v.id),
+    })),
+    errors,
+  )
+  const cap = (id: IsolatedVariant) => runs.get(id)!.map(capacity)
+  return {
+    id: 'isolated',
+    title: "Node-RED side alone: uplinks emitted on the source's MQTT.js client, no broker traffic",
+    variants: variants.map((v) => throughputVariant(v.id, v.label, runs.get(v.id)!)),
+    comparisons: [
+      ratio(`ttn-uplink / mqtt in, ${CPU_LABEL}`, cap('ttn'), cap('mqtt-in')),
+      ratio(`ttn-uplink / ceiling, ${CPU_LABEL}`, cap('ttn'), cap('ceiling')),
+      ratio(`${n} nodes / 1 node, ${CPU_LABEL}`, cap('ttn-many'), cap('ttn')),
     ],
   }
 }
@@ -804,6 +925,7 @@ const RUNNERS: Record<
   downlink: downlinkScenario,
   latency: latencyScenario,
   memory: memoryScenario,
+  isolated: isolatedScenario,
 }
 
 function versionOf(pkg: string): string {

@@ -31,6 +31,7 @@ const TINY: SuiteOptions = {
   downlinkWindow: 20,
   latency: { reps: 1, rate: 200, seconds: 1, warmupSeconds: 0.25 },
   memory: { reps: 1, nodes: 10, uplinks: 300, settleMs: 100 },
+  isolated: { reps: 1, uplinks: 300, warmup: 50 },
   settleMs: 0,
   runTimeoutMs: 30_000,
   scenarios: SCENARIOS,
@@ -43,7 +44,9 @@ function assertWellFormed(r: SuiteResult, id: ScenarioId): void {
   assert.equal(s.id, id)
   assert.deepEqual(s.errors, [], `the ${id} scenario reported errors`)
   assert.ok(s.variants.length >= 2, `${id}: at least two variants to compare`)
-  const reps = id === 'latency' ? TINY.latency.reps : id === 'memory' ? TINY.memory.reps : TINY.reps
+  const reps =
+    { latency: TINY.latency.reps, memory: TINY.memory.reps, isolated: TINY.isolated.reps }[id as string] ??
+    TINY.reps
   for (const v of s.variants) {
     assert.equal(v.samples.length, reps, `${id} / ${v.label}: one sample per repetition`)
     for (const x of v.samples)
