@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs'
 interface ProfileNode {
   id: number
   callFrame: { functionName: string; url: string; lineNumber: number }
+  children?: number[]
 }
 
 interface CpuProfile {
@@ -37,15 +38,32 @@ export function packageOf(url: string): string {
   return url
 }
 
+/**
+ * Nodes called from node:inspector: the in-process profiler's own work (WindowProfiler stops the
+ * profile through an inspector session), which is no part of what was measured.
+ */
+function profilerNodes(nodes: ProfileNode[]): Set<number> {
+  const byId = new Map(nodes.map((n) => [n.id, n]))
+  const out = new Set<number>()
+  const mark = (id: number) => {
+    if (out.has(id)) return
+    out.add(id)
+    for (const c of byId.get(id)?.children ?? []) mark(c)
+  }
+  for (const n of nodes) if (n.callFrame.url === 'node:inspector') mark(n.id)
+  return out
+}
+
 export function summarize(profile: CpuProfile, top = 25): ProfileSummary {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  const ownWork = profilerNodes(profile.nodes)
   const fn = new Map<string, number>()
   const pkg = new Map<string, number>()
   let total = 0
   for (let i = 0; i < profile.samples.length; i++) {
     const node = byId.get(profile.samples[i])
     const dt = (profile.timeDeltas[i] ?? 0) / 1000
-    if (!node) continue
+    if (!node || ownWork.has(node.id)) continue
     total += dt
     const { functionName, url, lineNumber } = node.callFrame
     const file = url.replace(/^.*\/(node_modules|dist)\//, '$1/')

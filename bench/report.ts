@@ -1,5 +1,5 @@
 /** The suite's results as a console table and as the Markdown that goes into BENCHMARKS.md. */
-import type { Comparison, ScenarioResult, SuiteResult, VariantResult } from './suite'
+import { type Comparison, check, type ScenarioResult, type SuiteResult, type VariantResult } from './suite'
 
 function num(value: number, unit: string): string {
   if (!Number.isFinite(value)) return 'n/a'
@@ -9,9 +9,18 @@ function num(value: number, unit: string): string {
   return value.toFixed(2)
 }
 
-function comparisonValue(c: Comparison, v: number): string {
+/** `judged`: v is the value the verdict is about (not one end of the range). */
+function comparisonValue(c: Comparison, v: number, judged = false): string {
   if (!Number.isFinite(v)) return 'n/a'
-  if (c.kind === 'ratio') return v.toFixed(2)
+  if (c.kind === 'ratio') {
+    // Two decimals, or as many more as it takes for the shown value to agree with the verdict
+    // (1.0497 against ≥ 1.05 shows as 1.0497, not as a 1.05 that was missed).
+    if (!judged || !c.target || c.met === undefined) return v.toFixed(2)
+    for (let digits = 2; digits < 6; digits++) {
+      if (check(Number(v.toFixed(digits)), c.target) === c.met) return v.toFixed(digits)
+    }
+    return v.toFixed(6)
+  }
   if (c.kind === 'count') return String(v)
   return `${v >= 0 ? '+' : ''}${v.toFixed(1)} ${c.unit ?? ''}`.trim()
 }
@@ -45,7 +54,7 @@ function variantRow(v: VariantResult): string[] {
 }
 
 function comparisonRow(c: Comparison): string[] {
-  return [c.label, comparisonValue(c, c.value), rangeText(c), targetText(c), verdict(c)]
+  return [c.label, comparisonValue(c, c.value, true), rangeText(c), targetText(c), verdict(c)]
 }
 
 const VARIANT_HEAD = ['variant', 'median', 'min', 'max', 'CPU µs/msg (min–max)', 'runs']
@@ -110,6 +119,6 @@ export function missedTargets(r: SuiteResult): string[] {
   return r.scenarios.flatMap((s) =>
     s.comparisons
       .filter((c) => c.met === false)
-      .map((c) => `${s.id}: ${c.label} = ${comparisonValue(c, c.value)} (target ${targetText(c)})`),
+      .map((c) => `${s.id}: ${c.label} = ${comparisonValue(c, c.value, true)} (target ${targetText(c)})`),
   )
 }

@@ -560,7 +560,8 @@ function ratio(
   return c
 }
 
-function check(value: number, t: NonNullable<Comparison['target']>): boolean {
+/** Whether a value meets a target. */
+export function check(value: number, t: NonNullable<Comparison['target']>): boolean {
   if (!Number.isFinite(value)) return false
   return t.op === '>=' ? value >= t.value : t.op === '<=' ? value <= t.value : value === t.value
 }
