@@ -256,7 +256,12 @@ async function measure(
   try {
     result = (await measurer.next('result', timeoutMs)).result
   } catch (err) {
-    source.send({ type: 'stop' })
+    // Best effort: the source may be the process that failed.
+    try {
+      source.send({ type: 'stop' })
+    } catch {
+      // Already gone.
+    }
     throw err
   }
   const stopped = await source.request({ type: 'stop' }, 'stopped', 10_000)
@@ -498,7 +503,7 @@ async function repeat<S>(
         const s = await v.run(rep)
         out.get(v.id)![rep] = s
         opts.log(
-          `  ${scenario} rep ${rep + 1}/${reps} ${v.label}: ${describe(s)} (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+          `  ${scenario} rep ${rep + 1}/${reps} ${v.label}: ${brief(s)} (${((Date.now() - started) / 1000).toFixed(1)} s)`,
         )
       } catch (err) {
         const text = `${v.label}, repetition ${rep + 1}: ${(err as Error).message}`
@@ -510,7 +515,7 @@ async function repeat<S>(
   return out
 }
 
-function describe(s: unknown): string {
+function brief(s: unknown): string {
   return JSON.stringify(s, (_k, v) => (typeof v === 'number' ? Number(v.toPrecision(4)) : v))
 }
 
