@@ -718,24 +718,18 @@ export class MQTTClient extends EventEmitter {
     const body = this.api === 'v3' ? v3Body(request, [correlationId, ...(options.correlationIds ?? [])]) : v2Body(request)
     const mid = this.nextMid++
     if (this.api === 'v3') {
-      this.tracker.track(correlationId, request.deviceId, request.confirmed, options.onStatus)
+      // The tracker releases the down/* subscription hold once this downlink is final or forgotten.
+      this.tracker.track(correlationId, request.deviceId, request.confirmed, options.onStatus, () => this.holdDownlinkEvents(false))
       this.holdDownlinkEvents(true)
     }
+    this.coalesceWrites(session)
     session.publish(topic, JSON.stringify(body), { qos: 0 }, (err) => {
       if (err) {
-        this.tracker.abandon(correlationId)
-        this.holdDownlinkEvents(false)
+        this.tracker.abandon(correlationId) // releases the hold through onDone
         item.reject(new Error(`Publishing the downlink to ${request.deviceId} failed: ${err.message}; it was not sent.`))
         return
       }
-      if (this.api === 'v3') {
-        this.tracker.published(correlationId, options.timeoutMs)
-        // Release the down/* subscriptions once this downlink is final (or forgotten).
-        this.tracker
-          .wait(correlationId, 'final')
-          .catch(() => undefined)
-          .finally(() => this.holdDownlinkEvents(false))
-      }
+      if (this.api === 'v3') this.tracker.published(correlationId, options.timeoutMs)
       const result: SendResult = {
         mid,
         correlationId,
@@ -754,6 +748,25 @@ export class MQTTClient extends EventEmitter {
         this.reportListenerError(cbErr)
       }
       item.resolve(result)
+    })
+  }
+
+  /** Set while this turn's downlink writes are held back, to leave in one system call. */
+  private writesCorked = false
+
+  /**
+   * Downlinks sent in one event-loop turn leave in one system call instead of one each (Node-RED
+   * hands every message to a node in its own callback): cork the socket on the first publish of a
+   * turn, uncork it on the next turn. Cork counts nest, so MQTT.js's own cork/uncork still works.
+   */
+  private coalesceWrites(session: MqttClient): void {
+    const stream = session.stream as { cork?: () => void; uncork?: () => void } | undefined
+    if (this.writesCorked || !stream?.cork || !stream.uncork) return
+    stream.cork()
+    this.writesCorked = true
+    setImmediate(() => {
+      this.writesCorked = false
+      stream.uncork?.()
     })
   }
 

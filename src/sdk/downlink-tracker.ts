@@ -77,6 +77,8 @@ interface Tracked {
   timer?: NodeJS.Timeout
   waiters: Waiter[]
   onStatus?: (o: DownlinkOutcome) => void
+  /** Called once, when the downlink is final or forgotten (evicted, abandoned, cleared). */
+  onDone?: () => void
 }
 
 export interface TrackerOptions {
@@ -115,13 +117,23 @@ export class DownlinkTracker {
     return this.entries.has(correlationId)
   }
 
-  /** Start tracking (before publishing). */
-  track(correlationId: string, deviceId: string, confirmed: boolean, onStatus?: (o: DownlinkOutcome) => void): void {
+  /**
+   * Start tracking (before publishing). `onDone` runs once, when the downlink becomes final or is
+   * forgotten: a plain callback rather than a promise, because at thousands of downlinks a second a
+   * promise chain (and a rejection with a stack trace per evicted entry) costs more than the send.
+   */
+  track(
+    correlationId: string,
+    deviceId: string,
+    confirmed: boolean,
+    onStatus?: (o: DownlinkOutcome) => void,
+    onDone?: () => void,
+  ): void {
     if (this.entries.size >= this.maxTracked) {
       const oldest = this.entries.keys().next().value
       if (oldest !== undefined) this.forget(oldest)
     }
-    this.entries.set(correlationId, { correlationId, deviceId, confirmed, waiters: [], onStatus })
+    this.entries.set(correlationId, { correlationId, deviceId, confirmed, waiters: [], onStatus, onDone })
   }
 
   /** The downlink left the client: from now on the server has queueTimeoutMs to queue it. */
@@ -206,12 +218,23 @@ export class DownlinkTracker {
         }
         return true
       })
-      // Keep final entries briefly so a late wait() still sees the result; the LRU bound caps them.
-      if (isFinal(outcome) && t.waiters.length === 0) {
-        this.entries.delete(t.correlationId)
-        this.entries.set(t.correlationId, t)
+      if (isFinal(outcome)) {
+        // Nothing more will come: drop the flow's callback (and the message it holds) now.
+        t.onStatus = undefined
+        this.done(t)
+        // Keep final entries briefly so a late wait() still sees the result; the LRU bound caps them.
+        if (t.waiters.length === 0) {
+          this.entries.delete(t.correlationId)
+          this.entries.set(t.correlationId, t)
+        }
       }
     }
+  }
+
+  private done(t: Tracked): void {
+    const onDone = t.onDone
+    t.onDone = undefined
+    onDone?.()
   }
 
   private forget(id: string): void {
@@ -219,6 +242,9 @@ export class DownlinkTracker {
     if (!t) return
     this.entries.delete(id)
     if (t.timer) clearTimeout(t.timer)
+    t.onStatus = undefined
+    this.done(t)
+    // Only explicit waiters get an error: building one (with its stack) per evicted entry is costly.
     for (const w of t.waiters) {
       if (w.timer) clearTimeout(w.timer)
       w.reject(new DownlinkError({ status: 'timeout', correlationId: id, deviceId: t.deviceId, confirmed: t.confirmed }))
