@@ -3,7 +3,7 @@
  * correlation ID of ours; The Things Stack echoes it in down/queued, sent, ack, nack and failed.
  * The server stays silent on some errors (bad rights, unparseable body), so a downlink that is not
  * queued within a time limit is reported as 'timeout'. Memory is bounded: at most `maxTracked`
- * entries, oldest dropped first.
+ * entries, oldest dropped first (a tenth at a time).
  */
 import type { DownlinkItem, V3Envelope } from './messages'
 import type { EventName } from './topics'
@@ -129,10 +129,7 @@ export class DownlinkTracker {
     onStatus?: (o: DownlinkOutcome) => void,
     onDone?: () => void,
   ): void {
-    if (this.entries.size >= this.maxTracked) {
-      const oldest = this.entries.keys().next().value
-      if (oldest !== undefined) this.forget(oldest)
-    }
+    if (this.entries.size >= this.maxTracked) this.evictOldest()
     this.entries.set(correlationId, { correlationId, deviceId, confirmed, waiters: [], onStatus, onDone })
   }
 
@@ -229,6 +226,20 @@ export class DownlinkTracker {
         }
       }
     }
+  }
+
+  /**
+   * Drop the oldest tenth in one pass. Evicting one at a time would cost O(n) each: a Map keeps the
+   * slots of deleted entries at its front until it rehashes, and `keys().next()` walks over all of them.
+   */
+  private evictOldest(): void {
+    let count = Math.max(1, Math.floor(this.maxTracked / 10))
+    const oldest: string[] = []
+    for (const id of this.entries.keys()) {
+      if (count-- <= 0) break
+      oldest.push(id)
+    }
+    for (const id of oldest) this.forget(id)
   }
 
   private done(t: Tracked): void {

@@ -212,6 +212,11 @@ describe('downlink tracker', () => {
     assert.equal(t.size, 3)
     assert.equal(t.has('x9'), true)
     assert.equal(t.has('x0'), false)
+    const big = new DownlinkTracker({ maxTracked: 100 })
+    for (let i = 0; i < 1000; i++) big.track(`y${i}`, 'd', false)
+    assert.ok(big.size <= 100 && big.size > 90, `size ${big.size}`)
+    assert.equal(big.has('y999'), true)
+    assert.equal(big.has('y899'), false, 'oldest first')
   })
   it('calls onDone exactly once: when final, evicted, abandoned or cleared, never for a step in between', () => {
     const done: string[] = []
