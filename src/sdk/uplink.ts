@@ -75,36 +75,37 @@ export interface GatewayReception {
   snr?: number
 }
 
+/** Is reception `g` better than `best`: higher RSSI, or the same RSSI and a higher SNR. */
+function betterReception(g: GatewayReception, best: GatewayReception | undefined): boolean {
+  if (!best) return true
+  const NONE = Number.NEGATIVE_INFINITY
+  if ((g.rssi ?? NONE) > (best.rssi ?? NONE)) return true
+  return (g.rssi ?? 0) === (best.rssi ?? 0) && (g.snr ?? NONE) > (best.snr ?? NONE)
+}
+
 /** The gateway that heard the device best (highest RSSI, then SNR). */
 export function bestGateway(msg: UplinkMessage): GatewayReception | undefined {
   let best: GatewayReception | undefined
-  const consider = (g: GatewayReception) => {
-    if (
-      !best ||
-      (g.rssi ?? Number.NEGATIVE_INFINITY) > (best.rssi ?? Number.NEGATIVE_INFINITY) ||
-      ((g.rssi ?? 0) === (best.rssi ?? 0) && (g.snr ?? Number.NEGATIVE_INFINITY) > (best.snr ?? Number.NEGATIVE_INFINITY))
-    ) {
-      best = g
-    }
-  }
   if (isV3Uplink(msg)) {
     const rx = msg.uplink_message.rx_metadata
     if (!Array.isArray(rx)) return undefined
     for (const m of rx as RxMetadata[]) {
       if (!m || typeof m !== 'object') continue
-      consider({
+      const g: GatewayReception = {
         gatewayId: m.gateway_ids?.gateway_id,
         eui: m.gateway_ids?.eui,
         rssi: typeof m.rssi === 'number' ? m.rssi : typeof m.channel_rssi === 'number' ? m.channel_rssi : undefined,
         snr: typeof m.snr === 'number' ? m.snr : undefined,
-      })
+      }
+      if (betterReception(g, best)) best = g
     }
   } else {
     const gws = (msg as V2UplinkMessage).metadata?.gateways
     if (!Array.isArray(gws)) return undefined
-    for (const g of gws) {
-      if (!g || typeof g !== 'object') continue
-      consider({ gatewayId: g.gtw_id, eui: g.eui, rssi: g.rssi, snr: g.snr })
+    for (const m of gws) {
+      if (!m || typeof m !== 'object') continue
+      const g: GatewayReception = { gatewayId: m.gtw_id, eui: m.eui, rssi: m.rssi, snr: m.snr }
+      if (betterReception(g, best)) best = g
     }
   }
   return best
