@@ -7,8 +7,9 @@
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { bytesInject, type FlowNode } from './flow-nodes'
 
-export type FlowNode = Record<string, unknown> & { id: string; type: string }
+export type { FlowNode }
 
 /** The ID of the application (ttn-app) node that every example uses. */
 export const DEMO_APP_NODE = 'ex-ttn-app'
@@ -91,23 +92,8 @@ function demoExtras(flow: FlowNode[]): FlowNode[] {
       y: number,
       payload: string,
       props: FlowNode['props'],
-    ): FlowNode => ({
-      id,
-      type: 'inject',
-      z: downlink.z,
-      name,
-      props,
-      repeat: '',
-      crontab: '',
-      once: false,
-      onceDelay: 0.1,
-      topic: '',
-      payload,
-      payloadType: 'bin',
-      x: 190,
-      y,
-      wires: [[downlink.id]],
-    })
+    ): FlowNode =>
+      bytesInject({ id, z: String(downlink.z), name, x: 190, y, payload, props, wires: [[downlink.id]] })
     extras.push(
       inject('demo-inject-confirmed', 'confirmed: acknowledged', 340, '[1]', [
         { p: 'payload' },

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { existsSync, lstatSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { bytesInject, type FlowNode, functionNode } from '../../scripts/flow-nodes'
 import { TtsBroker } from '../../src/simulator'
 import { findKeys } from '../support/secret-guard'
 import { waitFor } from '../support/wait'
@@ -28,46 +29,14 @@ const PKG = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { na
 const APP = 'e2e-app'
 const USERNAME = `${APP}@ttn`
 
-type FlowNode = Record<string, unknown> & { id: string; type: string }
-
 /** A function node that appends `expr` (evaluated on msg) to the flow context array `key`. */
 function recorder(id: string, key: string, expr: string): FlowNode {
-  return {
-    id,
-    type: 'function',
-    z: 'e2e-tab',
-    name: `record ${key}`,
-    func: `const list = flow.get('${key}') || [];\nlist.push(${expr});\nflow.set('${key}', list);\nreturn null;`,
-    outputs: 1,
-    timeout: 0,
-    noerr: 0,
-    initialize: '',
-    finalize: '',
-    libs: [],
-    x: 500,
-    y: 100,
-    wires: [[]],
-  }
+  const func = `const list = flow.get('${key}') || [];\nlist.push(${expr});\nflow.set('${key}', list);\nreturn null;`
+  return functionNode({ id, z: 'e2e-tab', name: `record ${key}`, func, x: 500, y: 100, wires: [[]] })
 }
 
 function inject(id: string, payload: string, props: FlowNode['props']): FlowNode {
-  return {
-    id,
-    type: 'inject',
-    z: 'e2e-tab',
-    name: id,
-    props,
-    repeat: '',
-    crontab: '',
-    once: false,
-    onceDelay: 0.1,
-    topic: '',
-    payload,
-    payloadType: 'bin',
-    x: 100,
-    y: 200,
-    wires: [['e2e-down']],
-  }
+  return bytesInject({ id, z: 'e2e-tab', name: id, x: 100, y: 200, payload, props, wires: [['e2e-down']] })
 }
 
 /** The flow under test; the key travels only in the config node's inline `credentials`. */
@@ -167,22 +136,15 @@ function e2eFlow(brokerPort: number, key: string): FlowNode[] {
       y: 400,
       wires: [['e2e-results']],
     },
-    {
+    functionNode({
       id: 'e2e-results',
-      type: 'function',
       z: 'e2e-tab',
       name: 'results',
       func: "msg.payload = { uplinks: flow.get('uplinks') || [], joins: flow.get('joins') || [], outcomes: flow.get('outcomes') || [], errors: flow.get('errors') || [] };\nreturn msg;",
-      outputs: 1,
-      timeout: 0,
-      noerr: 0,
-      initialize: '',
-      finalize: '',
-      libs: [],
       x: 300,
       y: 400,
       wires: [['e2e-http-out']],
-    },
+    }),
     {
       id: 'e2e-http-out',
       type: 'http response',

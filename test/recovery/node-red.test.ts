@@ -81,6 +81,10 @@ describe('Recovering missed uplinks in the Node-RED runtime', function () {
     await publish(3)
     assert.equal(broker.connectionCount(), 0, 'published while Node-RED was disconnected')
     await waitFor(() => out.length === 4, RECOVERY_WAIT_MS, 'the recovered uplinks')
+    // Recovery reads until storage has nothing newer: an uplink published before that last read is
+    // (rightly) delivered as recovered. "Live after recovery" means after the status says it is over.
+    const lastStatus = () => (statuses[statuses.length - 1]?.[0] as { text?: string } | undefined)?.text
+    await waitFor(() => lastStatus() === 'ttn.status.connected', RECOVERY_WAIT_MS, 'the end of the recovery')
     await publish(1)
     await waitFor(() => out.length === 5, 3000, 'a live uplink after recovery')
     await delay(200)
