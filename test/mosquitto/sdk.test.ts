@@ -194,7 +194,7 @@ describe('MQTTClient against Mosquitto', function () {
     }
   })
 
-  it('reconnects after the broker restarts: re-subscribes once, sends the queued downlink, receives new uplinks once', async () => {
+  it('reconnects after the broker process is killed (SIGKILL) and restarted: re-subscribes once, sends the queued downlink, receives new uplinks once', async () => {
     // A fixed 1 s retry, so the watcher below is subscribed on the restarted broker before the client is back.
     const c = client({ autoConnect: false, reconnect: { minDelayMs: 1000, maxDelayMs: 1000, jitter: 0 } })
     const states: string[] = []
@@ -205,7 +205,7 @@ describe('MQTTClient against Mosquitto', function () {
     await broker.waitForSubscriptions('v3/app1@ttn/devices/+/up', c.clientId)
     await server.endAsync(true)
 
-    await broker.kill()
+    await broker.kill('SIGKILL')
     await waitFor(() => c.status.state === 'reconnecting', 5000, 'reconnecting')
     const queued = c.send('dev-a', [0xff], 3)
     await broker.restart()

@@ -250,8 +250,11 @@ export class Mosquitto {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null
   }
 
-  /** Stop the process (SIGTERM, SIGKILL after 3 s) and keep the configuration for restart(). */
-  async kill(): Promise<void> {
+  /**
+   * Stop the process and keep the configuration for restart(). SIGTERM lets Mosquitto close its
+   * connections (SIGKILL follows after 3 s); `'SIGKILL'` is a crash: the kernel resets the sockets.
+   */
+  async kill(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
     const child = this.child
     this.child = undefined
     if (!child || child.exitCode !== null || child.signalCode !== null) return
@@ -261,7 +264,7 @@ export class Mosquitto {
         clearTimeout(force)
         resolve()
       })
-      child.kill('SIGTERM')
+      child.kill(signal)
     })
   }
 
