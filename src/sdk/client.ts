@@ -15,7 +15,7 @@ import { Backoff, type BackoffOptions } from './backoff'
 import { type BrokerMode, type BrokerModeOptions, genericFailure, resolveBrokerMode, v311ConnectCode } from './broker-mode'
 import { ConnectResult, type ConnectFailure, explainConnectFailure } from './connack'
 import { Dispatcher, RefCounter } from './dispatch'
-import { type DownlinkOutcome, DownlinkTracker, type WaitTarget } from './downlink-tracker'
+import { DOWNLINK_EVENTS, type DownlinkOutcome, DownlinkTracker, type WaitTarget } from './downlink-tracker'
 import { ValidationError } from './errors'
 import type { UplinkMessage, V2DownlinkRequest, V3DownlinkRequest, V3Envelope } from './messages'
 import type { PayloadFormat } from './payload'
@@ -641,13 +641,15 @@ export class MQTTClient extends EventEmitter {
   /** While downlinks await their outcome, hold subscriptions to the down/* events. */
   private holdDownlinkEvents(hold: boolean): void {
     if (this.api !== 'v3') return
-    const events: EventName[] = ['down/queued', 'down/sent', 'down/ack', 'down/nack', 'down/failed', 'down/invalidated']
     if (hold) {
-      if (this.downlinkTrackingRefs++ === 0) for (const e of events) this.acquire(e)
+      if (this.downlinkTrackingRefs++ === 0) for (const e of DOWNLINK_EVENTS) this.acquire(e)
     } else if (this.downlinkTrackingRefs > 0 && --this.downlinkTrackingRefs === 0) {
-      for (const e of events) this.release(e)
+      for (const e of DOWNLINK_EVENTS) this.release(e)
     }
   }
+
+  /** Given to the tracker with every downlink: one function for the client's life, not a closure per send. */
+  private readonly releaseDownlinkEvents = (): void => this.holdDownlinkEvents(false)
 
   private emitterRemovers = new Map<string, () => void>()
   private onEmitterListener(name: string | symbol, delta: number): void {
@@ -719,7 +721,7 @@ export class MQTTClient extends EventEmitter {
     const mid = this.nextMid++
     if (this.api === 'v3') {
       // The tracker releases the down/* subscription hold once this downlink is final or forgotten.
-      this.tracker.track(correlationId, request.deviceId, request.confirmed, options.onStatus, () => this.holdDownlinkEvents(false))
+      this.tracker.track(correlationId, request.deviceId, request.confirmed, options.onStatus, this.releaseDownlinkEvents)
       this.holdDownlinkEvents(true)
     }
     this.coalesceWrites(session)

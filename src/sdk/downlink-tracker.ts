@@ -59,6 +59,8 @@ const STATUS_BY_EVENT: Partial<Record<EventName, DownlinkStatus>> = {
   'down/failed': 'failed',
   'down/invalidated': 'invalidated',
 }
+/** The events that report a downlink's fate: the client subscribes to them while any downlink awaits one. */
+export const DOWNLINK_EVENTS = Object.keys(STATUS_BY_EVENT) as readonly EventName[]
 const RANK: Record<DownlinkStatus, number> = { queued: 1, sent: 2, ack: 3, nack: 3, failed: 3, invalidated: 3, timeout: 3 }
 const BAD: ReadonlySet<DownlinkStatus> = new Set(['nack', 'failed', 'invalidated', 'timeout'])
 
@@ -216,8 +218,6 @@ export class DownlinkTracker {
         return true
       })
       if (isFinal(outcome)) {
-        // Nothing more will come: drop the flow's callback (and the message it holds) now.
-        t.onStatus = undefined
         this.done(t)
         // Keep final entries briefly so a late wait() still sees the result; the LRU bound caps them.
         if (t.waiters.length === 0) {
@@ -242,8 +242,13 @@ export class DownlinkTracker {
     for (const id of oldest) this.forget(id)
   }
 
+  /**
+   * Nothing more will come for this downlink: drop the flow's status callback (and the message it
+   * holds) and call onDone, once.
+   */
   private done(t: Tracked): void {
     const onDone = t.onDone
+    t.onStatus = undefined
     t.onDone = undefined
     onDone?.()
   }
@@ -253,7 +258,6 @@ export class DownlinkTracker {
     if (!t) return
     this.entries.delete(id)
     if (t.timer) clearTimeout(t.timer)
-    t.onStatus = undefined
     this.done(t)
     // Only explicit waiters get an error: building one (with its stack) per evicted entry is costly.
     for (const w of t.waiters) {
