@@ -1,6 +1,6 @@
 /**
  * The messages every scenario uses: The Things Stack v3 uplinks built from the official example
- * (shared/fixtures/tts-v3/up.json), one per simulated device, serialised once, about 1.5 KB each.
+ * (test/fixtures/tts-v3/up.json), one per simulated device, serialised once, about 1.5 KB each.
  *
  * Each carries a fixed-width publish timestamp as its first correlation ID ("bench:t:" + 20 digits of
  * process.hrtime in ns, all zeros when not timed), so timed and untimed messages have the same size
@@ -23,8 +23,8 @@ const STAMP_PREFIX = 'bench:t:'
 const STAMP_DIGITS = 20
 const STAMP_ZERO = '0'.repeat(STAMP_DIGITS)
 
-/** shared/ sits beside the repository; this file runs from dist/bench/. */
-export const FIXTURE = join(__dirname, '..', '..', '..', 'shared', 'fixtures', 'tts-v3', 'up.json')
+/** This file runs from dist/bench/; the fixture stays in the source tree. */
+export const FIXTURE = join(__dirname, '..', '..', 'test', 'fixtures', 'tts-v3', 'up.json')
 
 export function deviceId(i: number): string {
   return `dev-${i}`
@@ -45,7 +45,7 @@ function loadFixture(): Json {
     return JSON.parse(readFileSync(FIXTURE, 'utf8')) as Json
   } catch (err) {
     throw new Error(
-      `The benchmark builds its uplinks from ${FIXTURE} and could not read it (${(err as Error).message}). Check out the shared fixtures beside the repository.`,
+      `The benchmark builds its uplinks from ${FIXTURE} and could not read it (${(err as Error).message}). The file is part of the repository: restore it with git checkout.`,
     )
   }
 }

@@ -1,5 +1,5 @@
 // Tests of the simulated The Things Stack MQTT server (src/simulator): it must behave like the real one
-// (shared/reference/tts-mqtt.md) for the SDK and node tests built on it to mean anything.
+// (the MQTT Server page of The Things Stack docs) for the SDK and node tests built on it to mean anything.
 
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
@@ -557,7 +557,7 @@ describe('simulated The Things Stack MQTT server', () => {
       for (const m of inbox) {
         assert.equal(m.topic, `v3/${U1}/devices/dev1/down/failed`)
         const failed = asRecord(m.json.downlink_failed)
-        // Same shape as shared/fixtures/tts-v3/down-failed.json
+        // Same shape as test/fixtures/tts-v3/down-failed.json
         const error = asRecord(failed.error)
         assert.deepEqual(Object.keys(error).sort(), [
           'code',
@@ -856,7 +856,7 @@ describe('simulated The Things Stack MQTT server', () => {
 
 describe('downlinkViolations', () => {
   it('accepts the official example and a queue clear', () => {
-    // shared/fixtures/tts-v3/down-push-request.json
+    // test/fixtures/tts-v3/down-push-request.json
     const example = {
       end_device_ids: { device_id: 'dev1', application_ids: { application_id: 'app1' } },
       downlinks: [

@@ -1,5 +1,5 @@
 // Builders for the JSON messages The Things Stack (v3) and the retired TTN v2 handler publish over MQTT.
-// They follow the server's JSON rules (see shared/reference/tts-mqtt.md): snake_case, zero/false/empty values
+// They follow the server's JSON rules (see the MQTT Server page of The Things Stack docs): snake_case, zero/false/empty values
 // omitted, int64 as strings, bytes as padded base64, upper-case hex EUIs, RFC 3339 timestamps with
 // nanoseconds. Clients tested against these messages must therefore cope with missing fields, as they must
 // with the real server.
@@ -456,7 +456,7 @@ export function buildEvent(
 
 // ---- TTN v2 (legacy) -------------------------------------------------------------------------------
 
-/** A v2 uplink (`{app}/devices/{dev}/up`), shaped like shared/fixtures/ttn-v2/up.json plus the IDs. */
+/** A v2 uplink (`{app}/devices/{dev}/up`), shaped like test/fixtures/ttn-v2/up.json plus the IDs. */
 export function buildV2Uplink(
   applicationId: string,
   deviceId: string,
