@@ -37,3 +37,6 @@ export { validateDownlink, MAX_PAYLOAD_BYTES, MIN_PORT, MAX_PORT, type Schedule 
 export * from './sdk/uplink'
 export type * from './sdk/messages'
 export { PRIORITIES } from './sdk/messages'
+// Payload codecs (The Things Stack's formatters, run locally and sandboxed): docs/codecs.md
+export { loadCodec, CodecLoadError, DEFAULT_LIMITS } from './sdk/codecs'
+export type * from './sdk/codecs/types'
