@@ -38,5 +38,20 @@ export * from './sdk/uplink'
 export type * from './sdk/messages'
 export { PRIORITIES } from './sdk/messages'
 // Payload codecs (The Things Stack's formatters, run locally and sandboxed): docs/codecs.md
-export { loadCodec, CodecLoadError, DEFAULT_LIMITS } from './sdk/codecs'
+export {
+  loadCodec,
+  openDeviceRepository,
+  checkCodecExamples,
+  checkRepositoryExamples,
+  CodecLoadError,
+  DEFAULT_LIMITS,
+  DEVICE_REPOSITORY_URL,
+  REGION_BY_BAND_ID,
+  type DeviceRepository,
+  type DeviceRepositoryOptions,
+  type ResolvedCodec,
+  type CodecDefinition,
+  type ExamplesReport,
+  type ExampleMismatch,
+} from './sdk/codecs'
 export type * from './sdk/codecs/types'

@@ -32,6 +32,8 @@ export interface NodeRedRuntime {
   }
   _: (key: string, substitutions?: Record<string, unknown>) => string
   util: { cloneMessage<T>(msg: T): T }
+  /** Node-RED's settings; userDir holds the codec repository's download cache. */
+  settings?: { userDir?: string }
 }
 
 /** The core tls-config node exposes this to fill TLS options. */

@@ -17,10 +17,11 @@ import type { RecoveryCheckpoint, RecoveryEvent } from '../sdk/recovery'
 import type { UplinkMessage } from '../sdk/messages'
 import type { EventName } from '../sdk/topics'
 import type { NodeInstance, NodeRedRuntime, NodeStatus, TlsConfigNode } from './red'
+import { attachCodecHost, type CodecHost, type CodecRepoConfig } from './codec-repo'
 import { RateLimitedReporter } from './rate-limit'
 import { statusFor } from './status'
 
-export interface TtnAppConfig {
+export interface TtnAppConfig extends CodecRepoConfig {
   name?: string
   appId?: string
   tenant?: string
@@ -45,7 +46,7 @@ export interface TtnAppConfig {
 /** How long the connection outlives its last user, so redeploying a consumer does not reconnect. */
 export const LAST_USER_GRACE_MS = 500
 
-export interface TtnAppNode extends NodeInstance {
+export interface TtnAppNode extends NodeInstance, CodecHost {
   /** Undefined when the configuration is unusable (the reason is in configError). */
   client: MQTTClient | undefined
   configError: string | undefined
@@ -120,6 +121,8 @@ export function registerTtnApp(RED: NodeRedRuntime): void {
     let loggedHint: string | undefined
     let graceTimer: NodeJS.Timeout | undefined
     const warnings = new RateLimitedReporter((text) => node.warn(text))
+    // Payload codecs run locally: the Device Repository and the sandbox limits (src/nodes/codec-repo.ts).
+    attachCodecHost(RED, node, config)
 
     node.client = undefined
     node.configError = undefined

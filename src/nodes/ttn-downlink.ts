@@ -4,9 +4,10 @@
  */
 import type { DownlinkOutcome } from '../sdk/downlink-tracker'
 import { findApp } from './app-ref'
+import { createDownlinkEncoding, type DownlinkEncodingConfig } from './downlink-encoding'
 import type { NodeInstance, NodeRedRuntime } from './red'
 
-export interface TtnDownlinkConfig {
+export interface TtnDownlinkConfig extends DownlinkEncodingConfig {
   name?: string
   app?: string
   deviceId?: string
@@ -41,10 +42,12 @@ export function registerTtnDownlink(RED: NodeRedRuntime): void {
     const timeoutS = Number(config.timeout ?? DEFAULT_TIMEOUT_S)
     const timeoutMs = (Number.isFinite(timeoutS) && timeoutS > 0 ? timeoutS : DEFAULT_TIMEOUT_S) * 1000
     const configConfirmed = config.confirmed === true || config.confirmed === 'true'
+    // Encode = local: the codec turns msg.payload into bytes here (docs/codecs.md).
+    const encoding = createDownlinkEncoding(RED._, config, app, app, node.id)
 
     node.on('input', (msg, send, done) => {
       const deviceId = pick(msg.deviceId, pick(msg.dev_id, config.deviceId))
-      const port = pick(msg.port, config.port === undefined || config.port === '' ? 1 : config.port)
+      let port = pick(msg.port, config.port === undefined || config.port === '' ? 1 : config.port)
       const confirmed = pick(msg.confirmed, configConfirmed)
       const schedule = pick(msg.schedule, config.schedule || 'replace')
       const priority = pick(msg.priority, config.priority || 'NORMAL')
@@ -72,22 +75,29 @@ export function registerTtnDownlink(RED: NodeRedRuntime): void {
         }
       }
 
-      app
-        .sendDownlink(deviceId, msg.payload, port, confirmed, schedule, {
+      const publish = (payload: unknown) =>
+        app.sendDownlink(deviceId, payload, port, confirmed, schedule, {
           priority: priority as string,
           payloadFormat: config.payloadFormat === 'hex' ? 'hex' : 'auto',
           timeoutMs,
           onStatus: report,
         })
-        .then(
-          () => done(),
-          (err: Error) => done(err),
-        )
+      const sent = encoding && deviceId
+        ? encoding.encode(msg, String(deviceId ?? ''), port).then((e) => {
+            if (e.fPort !== undefined) port = e.fPort
+            return publish(e.bytes)
+          })
+        : publish(msg.payload)
+      sent.then(
+        () => done(),
+        (err: Error) => done(err),
+      )
     })
 
     const unwatch = app.watchDownlinkEvents()
     app.register(node)
     node.on('close', (_removed, done) => {
+      encoding?.close()
       unwatch()
       app.deregister(node, done)
     })

@@ -3,9 +3,10 @@ import type { Delivery } from '../sdk/client'
 import type { UplinkMessage } from '../sdk/messages'
 import { summarizeUplink } from '../sdk/uplink'
 import { findApp } from './app-ref'
+import { createUplinkDecoding, type UplinkDecodingConfig } from './uplink-decoding'
 import type { NodeInstance, NodeMessage, NodeRedRuntime } from './red'
 
-export interface TtnUplinkConfig {
+export interface TtnUplinkConfig extends UplinkDecodingConfig {
   name?: string
   app?: string
   deviceId?: string
@@ -47,9 +48,15 @@ export function registerTtnUplink(RED: NodeRedRuntime): void {
       return
     }
     const output = config.output ?? 'auto'
-    const remove = app.onUplink(config.deviceId, (d) => node.send(uplinkMessage(d, output)))
+    // Local decoding (docs/codecs.md); undefined for decode = server, which keeps the plain path.
+    const decoding = createUplinkDecoding(RED._, node, config, app)
+    const send = (m: NodeMessage) => node.send(m)
+    const remove = decoding
+      ? app.onUplink(config.deviceId, (d) => decoding.handle(uplinkMessage(d, output), send))
+      : app.onUplink(config.deviceId, (d) => node.send(uplinkMessage(d, output)))
     app.register(node)
     node.on('close', (_removed, done) => {
+      decoding?.close()
       remove()
       app.deregister(node, done)
     })
