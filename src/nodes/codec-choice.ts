@@ -32,11 +32,18 @@ function versionKey(v: VersionIds | undefined): string {
 }
 
 function describeVersion(v: VersionIds | undefined): string {
-  return v ? `${v.brand_id ?? '?'}/${v.model_id ?? '?'} firmware ${v.firmware_version ?? '?'} band ${v.band_id ?? '?'}` : 'none'
+  return v
+    ? `${v.brand_id ?? '?'}/${v.model_id ?? '?'} firmware ${v.firmware_version ?? '?'} band ${v.band_id ?? '?'}`
+    : 'none'
 }
 
 /** A codec written in the node, or Cayenne LPP: loaded once per deploy. */
-function fixedChoice(kind: 'javascript' | 'cayennelpp', load: Promise<Codec>, nodeName: string, t: Translate): CodecChoice {
+function fixedChoice(
+  kind: 'javascript' | 'cayennelpp',
+  load: Promise<Codec>,
+  nodeName: string,
+  t: Translate,
+): CodecChoice {
   let known: CodecLookup | undefined
   const ready = load.then(
     (codec) => {
@@ -75,7 +82,12 @@ function repositoryChoice(host: CodecHost, t: Translate): CodecChoice {
           (codec): CodecLookup => {
             const lookup: CodecLookup = codec
               ? { codec }
-              : { problem: t('ttn.errors.codecNotInRepository', { location: host.codecRepoLocation, version: describeVersion(versionIds) }) }
+              : {
+                  problem: t('ttn.errors.codecNotInRepository', {
+                    location: host.codecRepoLocation,
+                    version: describeVersion(versionIds),
+                  }),
+                }
             known.set(key, lookup)
             return lookup
           },
@@ -87,8 +99,14 @@ function repositoryChoice(host: CodecHost, t: Translate): CodecChoice {
   }
 }
 
-export function chooseCodec(config: CodecChoiceConfig, host: CodecHost, nodeName: string, t: Translate): CodecChoice {
-  const kind: CodecKind = config.codec === 'javascript' || config.codec === 'cayennelpp' ? config.codec : 'repository'
+export function chooseCodec(
+  config: CodecChoiceConfig,
+  host: CodecHost,
+  nodeName: string,
+  t: Translate,
+): CodecChoice {
+  const kind: CodecKind =
+    config.codec === 'javascript' || config.codec === 'cayennelpp' ? config.codec : 'repository'
   if (kind === 'cayennelpp') return fixedChoice(kind, loadCodec({ type: 'cayennelpp' }), nodeName, t)
   if (kind === 'javascript') {
     const script = config.codecScript ?? ''

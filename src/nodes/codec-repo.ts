@@ -44,7 +44,11 @@ export function codecLimitsOf(config: CodecRepoConfig): SandboxLimits {
 }
 
 /** Give the config node its CodecHost face, and close the repository with the node. */
-export function attachCodecHost(RED: NodeRedRuntime, node: NodeInstance & Partial<CodecHost>, config: CodecRepoConfig): void {
+export function attachCodecHost(
+  RED: NodeRedRuntime,
+  node: NodeInstance & Partial<CodecHost>,
+  config: CodecRepoConfig,
+): void {
   const folder = config.codecRepo?.trim()
   const url = config.codecRepoUrl?.trim() || DEVICE_REPOSITORY_URL
   const limits = codecLimitsOf(config)
@@ -63,7 +67,10 @@ export function attachCodecHost(RED: NodeRedRuntime, node: NodeInstance & Partia
     return opening
   }
   node.on('close', (_removed, done) => {
-    opening?.then((r) => r.close(), () => undefined)
+    opening?.then(
+      (r) => r.close(),
+      () => undefined,
+    )
     opening = undefined
     done()
   })

@@ -58,7 +58,8 @@ export function createDownlinkEncoding(
   const versionIdsFor = (msg: NodeMessage, deviceId: string): VersionIds | undefined => {
     if (msg.versionIds && typeof msg.versionIds === 'object') return msg.versionIds as VersionIds
     const ttn = msg.ttn
-    if (isV3Uplink(ttn) && ttn.uplink_message.version_ids && deviceIdOf(ttn) === deviceId) return ttn.uplink_message.version_ids
+    if (isV3Uplink(ttn) && ttn.uplink_message.version_ids && deviceIdOf(ttn) === deviceId)
+      return ttn.uplink_message.version_ids
     return lastVersions.get(deviceId)
   }
 
@@ -66,7 +67,9 @@ export function createDownlinkEncoding(
     async encode(msg, deviceId, port) {
       const data = msg.payload
       if (!data || typeof data !== 'object' || Array.isArray(data) || Buffer.isBuffer(data)) {
-        throw new Error(t('ttn.errors.encodePayload', { value: Buffer.isBuffer(data) ? 'a Buffer' : JSON.stringify(data) }))
+        throw new Error(
+          t('ttn.errors.encodePayload', { value: Buffer.isBuffer(data) ? 'a Buffer' : JSON.stringify(data) }),
+        )
       }
       const lookup = await choice.lookup(versionIdsFor(msg, deviceId), deviceId)
       if ('problem' in lookup) {
@@ -75,9 +78,15 @@ export function createDownlinkEncoding(
       }
       const { codec } = lookup
       const n = Number(port)
-      const result = await codec.encodeDownlink({ data: data as Record<string, unknown>, ...(Number.isInteger(n) ? { fPort: n } : {}) })
+      const result = await codec.encodeDownlink({
+        data: data as Record<string, unknown>,
+        ...(Number.isInteger(n) ? { fPort: n } : {}),
+      })
       msg.codec = { name: codec.name, warnings: result.warnings, errors: result.errors }
-      if (!result.bytes) throw new Error(t('ttn.errors.codecFailed', { deviceId, codec: codec.name, reason: result.errors.join('; ') }))
+      if (!result.bytes)
+        throw new Error(
+          t('ttn.errors.codecFailed', { deviceId, codec: codec.name, reason: result.errors.join('; ') }),
+        )
       return { bytes: Buffer.from(result.bytes), fPort: result.fPort, warnings: result.warnings }
     },
     close() {

@@ -33,7 +33,12 @@ function versionIdsOf(message: unknown) {
 }
 
 /** Undefined for decode = server: then ttn-uplink does exactly what it did before, at no cost. */
-export function createUplinkDecoding(t: Translate, node: NodeInstance, config: UplinkDecodingConfig, host: CodecHost | undefined): UplinkDecoding | undefined {
+export function createUplinkDecoding(
+  t: Translate,
+  node: NodeInstance,
+  config: UplinkDecodingConfig,
+  host: CodecHost | undefined,
+): UplinkDecoding | undefined {
   const mode = config.decode === 'fallback' || config.decode === 'local' ? config.decode : 'server'
   if (mode === 'server') return undefined
   const nodeName = config.name?.trim() ? `"${config.name.trim()}"` : `ttn-uplink ${node.id}`
@@ -42,7 +47,12 @@ export function createUplinkDecoding(t: Translate, node: NodeInstance, config: U
   const reported = new Set<string>()
   let tail: Promise<void> | undefined
 
-  const apply = (msg: NodeMessage, name: string | undefined, result: DecodeResult, problemIsSetup: boolean) => {
+  const apply = (
+    msg: NodeMessage,
+    name: string | undefined,
+    result: DecodeResult,
+    problemIsSetup: boolean,
+  ) => {
     msg.codec = { name, warnings: result.warnings, errors: result.errors }
     if (result.data) {
       msg.decoded = result.data
@@ -52,7 +62,11 @@ export function createUplinkDecoding(t: Translate, node: NodeInstance, config: U
     }
     msg.decodedBy = msg.decoded ? 'server' : undefined
     const deviceId = (msg.deviceId as string | undefined) ?? '?'
-    const text = t('ttn.errors.codecFailed', { deviceId, codec: name ?? '-', reason: result.errors.join('; ') })
+    const text = t('ttn.errors.codecFailed', {
+      deviceId,
+      codec: name ?? '-',
+      reason: result.errors.join('; '),
+    })
     // A setup problem (no codec for this device) is logged once per device; payload errors every time.
     if (problemIsSetup) {
       if (reported.has(deviceId)) return
@@ -76,7 +90,11 @@ export function createUplinkDecoding(t: Translate, node: NodeInstance, config: U
       }
       const { codec } = lookup
       const bytes = msg.bytes as Buffer
-      const result = codec.decodeUplink({ bytes, fPort: msg.port as number, recvTime: msg.receivedAt as string | undefined })
+      const result = codec.decodeUplink({
+        bytes,
+        fPort: msg.port as number,
+        recvTime: msg.receivedAt as string | undefined,
+      })
       if (result instanceof Promise) return result.then((r) => apply(msg, codec.name, r, false))
       apply(msg, codec.name, result, false)
     }
