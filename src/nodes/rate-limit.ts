@@ -16,10 +16,7 @@ export class RateLimitedReporter {
   push(text: string): void {
     const t = this.now()
     if (t - this.windowStart >= this.windowMs) {
-      if (this.suppressed > 0)
-        this.report(
-          `... ${this.suppressed} more similar messages were suppressed in the last ${Math.round(this.windowMs / 1000)} s`,
-        )
+      if (this.suppressed > 0) this.report(`... ${this.suppressed} more similar messages were suppressed in the last ${Math.round(this.windowMs / 1000)} s`)
       this.windowStart = t
       this.count = 0
       this.suppressed = 0

@@ -15,14 +15,7 @@ export interface NodeInstance {
   type: string
   name?: string
   credentials?: Record<string, string | undefined>
-  on(
-    event: 'input',
-    handler: (
-      msg: NodeMessage,
-      send: (msg: NodeMessage | NodeMessage[]) => void,
-      done: (err?: Error) => void,
-    ) => void,
-  ): void
+  on(event: 'input', handler: (msg: NodeMessage, send: (msg: NodeMessage | NodeMessage[]) => void, done: (err?: Error) => void) => void): void
   on(event: 'close', handler: (removed: boolean, done: () => void) => void): void
   status(status: NodeStatus | Record<string, never>): void
   error(err: unknown, msg?: NodeMessage): void
@@ -34,11 +27,7 @@ export interface NodeInstance {
 export interface NodeRedRuntime {
   nodes: {
     createNode(node: NodeInstance, config: object): void
-    registerType(
-      type: string,
-      ctor: (this: NodeInstance, config: never) => void,
-      options?: { credentials?: Record<string, { type: 'text' | 'password' }> },
-    ): void
+    registerType(type: string, ctor: (this: NodeInstance, config: never) => void, options?: { credentials?: Record<string, { type: 'text' | 'password' }> }): void
     getNode(id: string): unknown
   }
   _: (key: string, substitutions?: Record<string, unknown>) => string

@@ -56,14 +56,7 @@ export interface TtnAppNode extends NodeInstance, CodecHost {
   onEvent(event: EventName | 'all', deviceId: string | undefined, listener: (d: Delivery) => void): () => void
   /** Hold the down/* event subscriptions while a downlink node exists; returns the release function. */
   watchDownlinkEvents(): () => void
-  sendDownlink(
-    deviceId: unknown,
-    payload: unknown,
-    port: unknown,
-    confirmed: unknown,
-    schedule: unknown,
-    options: SendOptions,
-  ): Promise<SendResult>
+  sendDownlink(deviceId: unknown, payload: unknown, port: unknown, confirmed: unknown, schedule: unknown, options: SendOptions): Promise<SendResult>
 }
 
 /** Turn the node's fields into the SDK's constructor arguments. Exported for tests. */
@@ -107,8 +100,7 @@ export function clientArguments(
     const lookbackMinutes = Number(config.lookback)
     options.recover = { enabled: true }
     if (config.recoverUrl?.trim()) options.recover.baseUrl = config.recoverUrl.trim()
-    if (Number.isFinite(lookbackMinutes) && lookbackMinutes > 0)
-      options.recover.lookbackMs = lookbackMinutes * 60_000
+    if (Number.isFinite(lookbackMinutes) && lookbackMinutes > 0) options.recover.lookbackMs = lookbackMinutes * 60_000
   }
   return { address: server, options }
 }
@@ -118,10 +110,7 @@ export function clientArguments(
  * node (and its client), and the new one continues where the old one stopped, so the uplinks published
  * during the deploy are recovered too. Dropped when the node is removed.
  */
-const recoveryCheckpoints = new Map<
-  string,
-  { appId: string; server: string; checkpoint: RecoveryCheckpoint }
->()
+const recoveryCheckpoints = new Map<string, { appId: string; server: string; checkpoint: RecoveryCheckpoint }>()
 
 export function registerTtnApp(RED: NodeRedRuntime): void {
   function TtnApp(this: TtnAppNode, config: TtnAppConfig): void {
@@ -147,10 +136,8 @@ export function registerTtnApp(RED: NodeRedRuntime): void {
       serverAddress = address
       const saved = recoveryCheckpoints.get(node.id)
       recoveryCheckpoints.delete(node.id)
-      if (options.recover && saved && saved.appId === config.appId && saved.server === address)
-        options.recover.resumeFrom = saved.checkpoint
-      if ((config.recover === true || config.recover === 'true') && options.api === 'v2')
-        node.warn(RED._('ttn.errors.recoverV2'))
+      if (options.recover && saved && saved.appId === config.appId && saved.server === address) options.recover.resumeFrom = saved.checkpoint
+      if ((config.recover === true || config.recover === 'true') && options.api === 'v2') node.warn(RED._('ttn.errors.recoverV2'))
       node.client = new MQTTClient(config.appId ?? '', apiKey, address, options)
       tlsVerificationOff = options.tls?.rejectUnauthorized === false
     } catch (err) {
@@ -180,8 +167,7 @@ export function registerTtnApp(RED: NodeRedRuntime): void {
         if (e.phase === 'warning' || e.phase === 'failed') node.warn(e.message)
       })
       // The SDK's one warning (TLS verification off) is logged here, once, in the user's language.
-      if (client.tls && tlsVerificationOff)
-        node.warn(RED._('ttn.errors.tlsOff', { server: `${client.host}:${client.port}` }))
+      if (client.tls && tlsVerificationOff) node.warn(RED._('ttn.errors.tlsOff', { server: `${client.host}:${client.port}` }))
     }
 
     node.register = (user) => {
@@ -191,14 +177,7 @@ export function registerTtnApp(RED: NodeRedRuntime): void {
       }
       users.set(user.id, user)
       if (!client) {
-        user.status({
-          fill: 'red',
-          shape: 'ring',
-          text:
-            node.configError === RED._('ttn.errors.missingKey')
-              ? 'ttn.status.missingKey'
-              : 'ttn.status.configError',
-        })
+        user.status({ fill: 'red', shape: 'ring', text: node.configError === RED._('ttn.errors.missingKey') ? 'ttn.status.missingKey' : 'ttn.status.configError' })
         return
       }
       user.status(lastStatus)
@@ -237,8 +216,7 @@ export function registerTtnApp(RED: NodeRedRuntime): void {
       client.close().then(() => {
         // Hand the recovery checkpoint to the node that replaces this one (a full deploy), if any.
         const checkpoint = client.recoveryCheckpoint
-        if (checkpoint && !removed)
-          recoveryCheckpoints.set(node.id, { appId: config.appId ?? '', server: serverAddress, checkpoint })
+        if (checkpoint && !removed) recoveryCheckpoints.set(node.id, { appId: config.appId ?? '', server: serverAddress, checkpoint })
         done()
       }, done)
     })

@@ -67,23 +67,9 @@ export function registerTtnDownlink(RED: NodeRedRuntime): void {
         send(out)
         if (o.status === 'failed') {
           const reason = `${o.error?.name ?? 'unknown'}${o.error?.message ? ` (${o.error.message})` : ''}`
-          node.error(
-            RED._('ttn.errors.downlinkFailed', {
-              correlationId: o.correlationId,
-              deviceId: o.deviceId,
-              reason,
-            }),
-            out,
-          )
+          node.error(RED._('ttn.errors.downlinkFailed', { correlationId: o.correlationId, deviceId: o.deviceId, reason }), out)
         } else if (o.status === 'timeout') {
-          node.error(
-            RED._('ttn.errors.downlinkTimeout', {
-              correlationId: o.correlationId,
-              deviceId: o.deviceId,
-              seconds: timeoutMs / 1000,
-            }),
-            out,
-          )
+          node.error(RED._('ttn.errors.downlinkTimeout', { correlationId: o.correlationId, deviceId: o.deviceId, seconds: timeoutMs / 1000 }), out)
         } else if (o.status === 'nack' || o.status === 'invalidated') {
           node.error(`Downlink ${o.correlationId} to ${o.deviceId}: ${o.status}`, out)
         }
@@ -96,13 +82,12 @@ export function registerTtnDownlink(RED: NodeRedRuntime): void {
           timeoutMs,
           onStatus: report,
         })
-      const sent =
-        encoding && deviceId
-          ? encoding.encode(msg, String(deviceId ?? ''), port).then((e) => {
-              if (e.fPort !== undefined) port = e.fPort
-              return publish(e.bytes)
-            })
-          : publish(msg.payload)
+      const sent = encoding && deviceId
+        ? encoding.encode(msg, String(deviceId ?? ''), port).then((e) => {
+            if (e.fPort !== undefined) port = e.fPort
+            return publish(e.bytes)
+          })
+        : publish(msg.payload)
       sent.then(
         () => done(),
         (err: Error) => done(err),
