@@ -51,7 +51,7 @@ export function createDownlinkEncoding(
           const m = d.message
           const ids = isV3Uplink(m) ? m.uplink_message.version_ids : undefined
           const id = deviceIdOf(m)
-          if (ids && id) lastVersions.set(id, ids)
+          if (ids && id) lastVersions.set(id, { ...ids })
         })
       : undefined
 
