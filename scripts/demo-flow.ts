@@ -27,10 +27,12 @@ export interface AppTarget {
   deviceId?: string
   /** When set, missed uplinks are recovered from the Storage Integration at this address; else recovery is off. */
   recoverUrl?: string
+  /** Device Repository folder for local decoding (the simulator's devices); unset: the online repository. */
+  codecRepo?: string
 }
 
 /** Node IDs, in the examples, of the nodes that name a device. */
-const DEVICE_NODES = ['ex1-uplink-device', 'ex2-downlink']
+const DEVICE_NODES = ['ex1-uplink-device', 'ex2-downlink', 'ex6-downlink-javascript', 'ex6-downlink-lpp']
 
 /** The demo flow, from the example files in `examplesDir`. */
 export function demoFlow(examplesDir: string, target: AppTarget): FlowNode[] {
@@ -77,7 +79,9 @@ function demoExtras(flow: FlowNode[]): FlowNode[] {
         "These tabs are the package's example flows, deployed by `npm start`. The application node they " +
         'share is connected to the built-in simulated The Things Stack, where `my-device`, `other-device` ' +
         'and `front-door` join and send uplinks every few seconds; `other-device` has no payload formatter, ' +
-        'so its bytes are decoded by the function node. Open the debug sidebar to see them.\n\n' +
+        'so its bytes are decoded by the function node. Open the debug sidebar to see them. ' +
+        '`climate-pro-1` and `lpp-sensor` have no formatter either: tab 05 decodes them in Node-RED ' +
+        '(Device Repository codec, Cayenne LPP).\n\n' +
         'With `TTN_APP_ID` and `TTN_API_KEY` set, `npm start` points the same node at your application instead.',
       x: 720,
       y: 40,
@@ -127,6 +131,7 @@ export function pointAppAt(flow: FlowNode[], target: AppTarget): boolean {
     recover: target.recoverUrl !== undefined,
     recoverUrl: target.recoverUrl ?? '',
     lookback: 0,
+    codecRepo: target.codecRepo ?? '',
   })
   if (target.deviceId) {
     for (const n of flow) if (DEVICE_NODES.includes(n.id)) n.deviceId = target.deviceId

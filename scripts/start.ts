@@ -141,6 +141,8 @@ async function main(): Promise<number> {
         server: `127.0.0.1:${running.broker.port}`,
         tls: false,
         recoverUrl: running.storage.url,
+        // The simulated climate-pro-1 is decoded locally with the codec of this repository's fixture vendor.
+        codecRepo: join(REPO, 'test', 'fixtures', 'device-repository'),
       }
     }
 

@@ -114,8 +114,10 @@ describe('packaging: what the Flow Library checks, and what the tarball holds', 
     }
   })
 
-  it('at most 6 dependencies (D01): only mqtt, pure JavaScript', () => {
-    assert.deepEqual(Object.keys(pkg.dependencies ?? {}), ['mqtt'])
+  it('at most 6 dependencies (D01): mqtt, and for payload codecs the QuickJS WebAssembly engine and yaml; nothing native', () => {
+    const deps = Object.keys(pkg.dependencies ?? {})
+    assert.ok(deps.length <= 6)
+    assert.deepEqual(deps, ['@jitl/quickjs-ng-wasmfile-release-sync', 'mqtt', 'quickjs-emscripten-core', 'yaml'])
   })
 
   it('every node file has its HTML, the registerType calls are literal, the types are unique and new (N01), every non-config node is in an example (N02)', () => {

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import type { UplinkMessageBody } from '../sdk/messages'
 import { defaultUplinkBody, durationString, loraAirtimeSeconds, type RxMetadata } from './messages'
 import type { TtsBroker } from './tts-broker'
+import { climateProSensor, lppSensor } from './codec-devices'
 
 /** One measurement: the bytes the device sends and what a payload formatter decodes them to. */
 export interface Reading {
@@ -144,7 +145,14 @@ export function doorSensor(
  * node for one device, the downlink node and its "another device" button).
  */
 export function demoDevices(): DeviceProfile[] {
-  return [environmentSensor('my-device'), rawTemperatureSensor('other-device'), doorSensor('front-door')]
+  return [
+    environmentSensor('my-device'),
+    rawTemperatureSensor('other-device'),
+    doorSensor('front-door'),
+    // No formatter in the application: decoded in Node-RED (example 05, src/simulator/codec-devices.ts).
+    climateProSensor('climate-pro-1'),
+    lppSensor('lpp-sensor'),
+  ]
 }
 
 const GATEWAYS = [
