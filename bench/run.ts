@@ -2,7 +2,7 @@
  * `npm run bench`: runs the suite, prints the table, and writes it to bench/results/ as JSON (and
  * Markdown for BENCHMARKS.md). Environment:
  * - BENCH_QUICK=1       a short run (fewer repetitions and messages)
- * - BENCH_ONLY=a,b      only these scenarios (uplink, fanout, sdk, downlink, latency, memory)
+ * - BENCH_ONLY=a,b      only these scenarios (uplink, fanout, sdk, downlink, latency, memory, isolated, codec)
  * - BENCH_REPS=n        repetitions of the throughput scenarios
  * - BENCH_CPU_PROF=dir  write V8 CPU profiles of the measured processes into dir
  * - BENCH_OUT=dir       where results go (default bench/results)

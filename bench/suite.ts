@@ -16,8 +16,9 @@ import type { PublisherConfig } from './publisher'
 import type { RedHostConfig } from './red-host'
 import type { SdkSubjectConfig } from './sdk-subject'
 import { type Spread, median, spread } from './stats'
+import { codecScenario } from './codec'
 
-export type ScenarioId = 'uplink' | 'fanout' | 'sdk' | 'downlink' | 'latency' | 'memory' | 'isolated'
+export type ScenarioId = 'uplink' | 'fanout' | 'sdk' | 'downlink' | 'latency' | 'memory' | 'isolated' | 'codec'
 export const SCENARIOS: readonly ScenarioId[] = [
   'uplink',
   'fanout',
@@ -26,6 +27,8 @@ export const SCENARIOS: readonly ScenarioId[] = [
   'latency',
   'memory',
   'isolated',
+  // Payload codecs run locally (bench/codec.ts): BENCH_ONLY=codec npm run bench runs it alone.
+  'codec',
 ]
 
 export interface SuiteOptions {
@@ -932,6 +935,7 @@ const RUNNERS: Record<
   latency: latencyScenario,
   memory: memoryScenario,
   isolated: isolatedScenario,
+  codec: codecScenario,
 }
 
 function versionOf(pkg: string): string {
