@@ -183,7 +183,7 @@ export async function codecScenario(opts: SuiteOptions, errors: string[]): Promi
     return c
   }
   const perDecode = med(localCpu) - med(serverCpu)
-  const localRate: Comparison = { label: 'uplinks/s through ttn-uplink with local decoding', value: med(local), kind: 'count', unit: 'msg/s', target: { op: '>=', value: 1000 }, met: med(local) >= 1000 }
+  const localRate: Comparison = { label: 'uplinks/s through ttn-uplink with local decoding', value: Math.round(med(local)), kind: 'count', unit: 'msg/s', target: { op: '>=', value: 1000 }, met: med(local) >= 1000 }
   return {
     id: 'codec' as ScenarioResult['id'],
     title: 'Payload codecs: ttn-uplink decoding locally (Device Repository codec, QuickJS sandbox) vs not decoding; the decoder sandboxed, plain and in node:vm',
