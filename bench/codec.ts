@@ -113,7 +113,7 @@ function perCall(n: number, fn: (i: number) => unknown): number {
 }
 
 export async function codecScenario(opts: SuiteOptions, errors: string[]): Promise<Omit<ScenarioResult, 'seconds' | 'errors'>> {
-  const reps = opts.isolated.reps
+  const reps = opts.reps
   const count = Math.max(2000, Math.round(opts.isolated.uplinks / 10))
   const warmup = Math.max(500, Math.round(opts.isolated.warmup / 10))
   const calls = count * 2
