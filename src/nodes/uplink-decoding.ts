@@ -101,12 +101,14 @@ export function createUplinkDecoding(
     return found instanceof Promise ? found.then(withCodec) : withCodec(found)
   }
 
-  /** The server's decoded_payload is used as is in fallback mode. */
+  /** The server's decoded_payload is used as is in fallback mode; FPort 0 is not decoded. */
   const step = (msg: NodeMessage): void | Promise<void> => {
     if (mode === 'fallback' && msg.decoded) {
       msg.decodedBy = 'server'
       return
     }
+    // FPort 0 carries MAC commands, no application payload: the server runs no formatter on it either.
+    if (msg.port === 0) return
     return decodeInto(msg)
   }
 

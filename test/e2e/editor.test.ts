@@ -324,6 +324,52 @@ for (const [title, runtimeOf, major] of runtimes) {
       noProblems()
     })
 
+    // Local codecs (docs/codecs.md): the Decode / Encode rows, the code editor, the repository fields.
+    it('codec rows: Decode shows the codec and its code editor, Done keeps the JavaScript; Encode and the ttn-app fields too', async () => {
+      const tabOf = (id: string) =>
+        page().evaluate((i) => String((globalThis as unknown as EditorWindow).RED.nodes.node(i)?.z), id)
+      const uplink: DialogSpec = { type: 'ttn-uplink', node: 'ex5-uplink-javascript', tab: await tabOf('ex5-uplink-javascript'), fields: [] }
+      const tray = await edit(uplink)
+      for (const field of ['decode', 'codec']) {
+        const label = squash(await tray.locator(`label[for='node-input-${field}']`).textContent())
+        assert.ok(label.includes(TEXTS.label[field]), `field ${field} labelled "${TEXTS.label[field]}": "${label}"`)
+      }
+      assert.equal(await tray.locator('#node-input-decode').inputValue(), 'local')
+      assert.equal(await tray.locator('#node-input-codec').inputValue(), 'javascript')
+      const editor = tray.locator('#node-input-codecScript-editor')
+      assert.equal(await editor.isVisible(), true, 'the code editor is shown for JavaScript')
+      assert.match(squash(await editor.textContent()), /function decodeUplink\(input\)/)
+      await tray.locator('#node-input-codec').selectOption('cayennelpp')
+      assert.equal(await editor.isVisible(), false, 'no code editor for Cayenne LPP')
+      await tray.locator('#node-input-decode').selectOption('server')
+      assert.equal(await tray.locator('#node-input-codec').isVisible(), false, 'no codec rows when the server decodes')
+      await tray.locator('#node-input-decode').selectOption('fallback')
+      await tray.locator('#node-input-codec').selectOption('javascript')
+      assert.equal(await editor.isVisible(), true)
+      await browser!.screenshot(shot('ttn-uplink-codec-dialog'))
+      await browser!.closeTray('ok')
+      assert.equal(await nodeProp(uplink.node, 'decode'), 'fallback')
+      assert.match(String(await nodeProp(uplink.node, 'codecScript')), /function decodeUplink\(input\)/)
+
+      const downlink: DialogSpec = { type: 'ttn-downlink', node: 'ex6-downlink-lpp', tab: await tabOf('ex6-downlink-lpp'), fields: [] }
+      const down = await edit(downlink)
+      assert.equal(await down.locator('#node-input-encode').inputValue(), 'local')
+      assert.equal(await down.locator('#node-input-codec').inputValue(), 'cayennelpp')
+      assert.equal(await down.locator('#node-input-codecScript-editor').isVisible(), false)
+      await browser!.closeTray('cancel')
+
+      await editApp()
+      for (const field of ['codecRepo', 'codecRepoUrl', 'codecTimeout', 'codecMemory']) {
+        assert.equal(await page().locator(`#node-config-input-${field}`).isVisible(), true, `ttn-app field ${field} shown`)
+      }
+      await type('#node-config-input-codecRepoUrl', 'ftp://mirror.example/lorawan-devices/')
+      assert.equal(await hasError('#node-config-input-codecRepoUrl'), true, 'a non-http(s) repository URL is flagged')
+      await type('#node-config-input-codecRepoUrl', '')
+      assert.equal(await hasError('#node-config-input-codecRepoUrl'), false)
+      await browser!.closeTray('cancel')
+      noProblems()
+    })
+
     it('opens the ttn-app dialog: presets fill the server, The Things Stack Cloud asks for tenant and cluster', async () => {
       await showTab('demo-tab-1')
       const tray = await editApp()

@@ -224,6 +224,17 @@ describe('Node-RED: payload codecs run locally', () => {
       assert.deepEqual((caught[0].codec as { errors: string[] }).errors, ['ttn.errors.codecNotLoaded'])
     })
 
+    it('does not decode FPort 0 (MAC commands only), as the server runs no formatter on it', async () => {
+      const { out, caught } = await loadUplink({ decode: 'local', codec: 'cayennelpp' })
+      await broker.publishUplink('app1@ttn', 'dev1', { frm_payload: undefined, f_port: 0 })
+      await broker.publishUplink('app1@ttn', 'dev1', { frm_payload: b64([0x01, 0x67, 0x00, 0xd2]), f_port: 1 })
+      await waitFor(() => out.length === 2)
+      assert.equal(out[0].decodedBy, undefined)
+      assert.equal('codec' in out[0], false)
+      assert.deepEqual(out[1].payload, { temperature_1: 21 })
+      assert.equal(caught.length, 0)
+    })
+
     it('decodes Cayenne LPP in the server shape', async () => {
       const { out } = await loadUplink({ decode: 'local', codec: 'cayennelpp' })
       await broker.publishUplink('app1@ttn', 'dev1', {
