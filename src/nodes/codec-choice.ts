@@ -107,11 +107,12 @@ export function chooseCodec(
 ): CodecChoice {
   const kind: CodecKind =
     config.codec === 'javascript' || config.codec === 'cayennelpp' ? config.codec : 'repository'
-  if (kind === 'cayennelpp') return fixedChoice(kind, loadCodec({ type: 'cayennelpp' }), nodeName, t)
+  const ready = (codec: Codec) => codec.ready.then(() => codec)
+  if (kind === 'cayennelpp') return fixedChoice(kind, ready(loadCodec({ type: 'cayennelpp' })), nodeName, t)
   if (kind === 'javascript') {
     const script = config.codecScript ?? ''
     const load = script.trim()
-      ? loadCodec({ type: 'javascript', script, name: `JavaScript of ${nodeName}` }, host.codecLimits)
+      ? ready(loadCodec({ type: 'javascript', script, name: `JavaScript of ${nodeName}` }, host.codecLimits))
       : Promise.reject(new Error(t('ttn.errors.codecEmpty')))
     return fixedChoice(kind, load, nodeName, t)
   }

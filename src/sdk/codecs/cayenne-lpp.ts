@@ -128,6 +128,7 @@ export class CayenneLppCodec implements Codec {
     'encodeDownlink',
     'decodeDownlink',
   ])
+  readonly ready: Promise<void> = Promise.resolve()
   constructor(readonly name = 'cayennelpp') {}
 
   decodeUplink(input: UplinkInput): DecodeResult {

@@ -56,69 +56,74 @@ export class JavaScriptCodec implements Codec {
   private sandbox: Sandbox | undefined
   private restarting: Promise<Sandbox> | undefined
   private closed = false
-  readonly routines: ReadonlySet<Routine>
-
-  private constructor(
-    readonly name: string,
-    private readonly scripts: NamedScript[],
-    /** Which script each routine lives in. */
-    private readonly scriptOf: Map<Routine, number>,
-    private readonly limits: Required<SandboxLimits>,
-    first: Sandbox,
-  ) {
-    this.sandbox = first
-    this.routines = new Set(scriptOf.keys())
-  }
+  /** Set when the scripts do not load: every call then answers with this reason. */
+  private loadError: Error | undefined
+  /** Which script each routine lives in (known once the scripts are loaded). */
+  private readonly scriptOf = new Map<Routine, number>()
+  private readonly scripts: NamedScript[] = []
+  private readonly wanted: [Routine, number | undefined][]
+  private readonly limits: Required<SandboxLimits>
+  readonly ready: Promise<void>
 
   /**
-   * Load scripts for the routines. decodeUplink and normalizeUplink come from the uplink decoder's
+   * Starts loading the scripts at once; the codec can be called straight away (calls made before the
+   * engine is up return a Promise). decodeUplink and normalizeUplink come from the uplink decoder's
    * script, encodeDownlink from the encoder's, decodeDownlink from the downlink decoder's; the same
    * text given twice is one script.
    */
-  static async load(
-    name: string,
+  constructor(
+    readonly name: string,
     sources: ScriptSources,
-    fileNames: Partial<Record<keyof ScriptSources, string>>,
+    fileNames: Partial<Record<keyof ScriptSources, string>> = {},
     limits?: SandboxLimits,
-  ): Promise<JavaScriptCodec> {
-    const resolved = resolveLimits(limits)
-    const scripts: NamedScript[] = []
+  ) {
+    this.limits = resolveLimits(limits)
     const indexOf = (key: keyof ScriptSources): number | undefined => {
       const source = sources[key]
       if (typeof source !== 'string') return undefined
-      const found = scripts.findIndex((s) => s.source === source)
+      const found = this.scripts.findIndex((s) => s.source === source)
       if (found >= 0) return found
-      scripts.push({ fileName: fileNames[key] ?? `${name}.js`, source })
-      return scripts.length - 1
+      this.scripts.push({ fileName: fileNames[key] ?? `${name}.js`, source })
+      return this.scripts.length - 1
     }
-    const wanted: [Routine, number | undefined][] = [
+    this.wanted = [
       ['decodeUplink', indexOf('uplinkDecoder')],
       ['normalizeUplink', indexOf('uplinkDecoder')],
       ['encodeDownlink', indexOf('downlinkEncoder')],
       ['decodeDownlink', indexOf('downlinkDecoder')],
     ]
-    const sandbox = await Sandbox.create(scripts, resolved)
-    const scriptOf = new Map<Routine, number>()
-    for (const [routine, index] of wanted) {
-      if (index !== undefined && sandbox.routinesOf(index).has(routine)) scriptOf.set(routine, index)
-    }
-    return new JavaScriptCodec(name, scripts, scriptOf, resolved, sandbox)
+    this.ready = this.restart().then(
+      () => undefined,
+      (err: Error) => {
+        this.loadError = err
+        throw err
+      },
+    )
+    // Handled here so that a codec nobody awaits cannot raise an unhandled rejection; awaiting
+    // `ready` still sees the error.
+    this.ready.catch(() => undefined)
+  }
+
+  /** The routines the scripts define (empty until `ready`). */
+  get routines(): ReadonlySet<Routine> {
+    return new Set(this.scriptOf.keys())
   }
 
   run(routine: Routine, input: unknown): MaybePromise<RawRun> {
     if (this.closed) return { fault: 'the codec was closed' }
-    const index = this.scriptOf.get(routine)
-    if (index === undefined) return { fault: `the codec has no ${routine} function` }
+    if (this.loadError) return { fault: `the codec does not load: ${this.loadError.message}` }
     const json = inputJson(routine, input)
     const sandbox = this.sandbox
-    if (sandbox) return this.callOn(sandbox, index, routine, json)
+    if (sandbox) return this.callOn(sandbox, routine, json)
     return this.restart().then(
-      (s) => this.callOn(s, index, routine, json),
-      (err: Error) => ({ fault: `the codec could not be restarted: ${err.message}` }),
+      (s) => this.callOn(s, routine, json),
+      (err: Error) => ({ fault: this.loadError ? `the codec does not load: ${err.message}` : `the codec could not be restarted: ${err.message}` }),
     )
   }
 
-  private callOn(sandbox: Sandbox, index: number, routine: Routine, json: string): RawRun {
+  private callOn(sandbox: Sandbox, routine: Routine, json: string): RawRun {
+    const index = this.scriptOf.get(routine)
+    if (index === undefined) return { fault: `the codec has no ${routine} function` }
     const result = sandbox.call(index, routine, json)
     if (sandbox.broken && this.sandbox === sandbox) {
       sandbox.dispose()
@@ -132,6 +137,10 @@ export class JavaScriptCodec implements Codec {
       this.restarting = Sandbox.create(this.scripts, this.limits).then(
         (s) => {
           this.restarting = undefined
+          this.scriptOf.clear()
+          for (const [routine, index] of this.wanted) {
+            if (index !== undefined && s.routinesOf(index).has(routine)) this.scriptOf.set(routine, index)
+          }
           if (this.closed) s.dispose()
           else this.sandbox = s
           return s

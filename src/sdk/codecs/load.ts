@@ -1,9 +1,13 @@
-/** loadCodec: a codec from JavaScript in the formatter format, or the built-in Cayenne LPP. */
+/**
+ * loadCodec: a codec from JavaScript in the formatter format, or the built-in Cayenne LPP. It returns
+ * the codec at once (its engine starts in the background; `await codec.ready` to see a script that
+ * does not load); every method returns a value, or a Promise while the engine is starting.
+ */
 import { CayenneLppCodec } from './cayenne-lpp'
 import { JavaScriptCodec } from './javascript-codec'
 import type { Codec, CodecSource, LoadCodecOptions } from './types'
 
-export async function loadCodec(source: CodecSource, options: LoadCodecOptions = {}): Promise<Codec> {
+export function loadCodec(source: CodecSource, options: LoadCodecOptions = {}): Codec {
   if (typeof source === 'string') source = { type: 'javascript', script: source }
   if (!source || typeof source !== 'object') {
     throw new TypeError(
@@ -23,12 +27,12 @@ export async function loadCodec(source: CodecSource, options: LoadCodecOptions =
         'loadCodec: the script is empty: write decodeUplink(input) and/or encodeDownlink(input)',
       )
     const s = source.script
-    return JavaScriptCodec.load(
+    return new JavaScriptCodec(
       name,
       { uplinkDecoder: s, downlinkEncoder: s, downlinkDecoder: s },
       { uplinkDecoder: `${name}.js`, downlinkEncoder: `${name}.js`, downlinkDecoder: `${name}.js` },
       options,
     )
   }
-  return JavaScriptCodec.load(name, source.scripts, {}, options)
+  return new JavaScriptCodec(name, source.scripts, {}, options)
 }

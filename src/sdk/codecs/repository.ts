@@ -185,7 +185,8 @@ class Repository implements DeviceRepository {
           `Device Repository: vendor/${brandId}/${codecId}.yaml defines no uplinkDecoder, downlinkEncoder or downlinkDecoder`,
         )
       }
-      const codec = await JavaScriptCodec.load(`${brandId}/${codecId}`, sources, fileNames, this.options)
+      const codec = new JavaScriptCodec(`${brandId}/${codecId}`, sources, fileNames, this.options)
+      await codec.ready
       if (this.closed) codec.close()
       return codec
     })

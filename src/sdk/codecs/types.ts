@@ -71,8 +71,13 @@ export interface RawRun {
 export interface Codec {
   /** A name for messages: `brand/codec-id`, `javascript`, `cayennelpp`. */
   readonly name: string
-  /** The routines this codec defines. */
+  /** The routines this codec defines (known once `ready` has resolved). */
   readonly routines: ReadonlySet<Routine>
+  /**
+   * Resolves when the codec is loaded; rejects with the reason when its script does not load (syntax
+   * error, a throw at the top level, a limit). The codec can be called before: calls wait for it.
+   */
+  readonly ready: Promise<void>
   decodeUplink(input: UplinkInput): MaybePromise<DecodeResult>
   encodeDownlink(input: DownlinkEncodeInput): MaybePromise<EncodeResult>
   decodeDownlink(input: DownlinkDecodeInput): MaybePromise<DecodeResult>

@@ -55,7 +55,7 @@ describe('codec: Cayenne LPP (The Things Stack output shape)', () => {
   })
 
   it('is what loadCodec({ type: "cayennelpp" }) returns', async () => {
-    const codec = await loadCodec({ type: 'cayennelpp' })
+    const codec = loadCodec({ type: 'cayennelpp' })
     assert.equal(codec.name, 'cayennelpp')
     assert.deepEqual((await codec.decodeUplink({ bytes: hex('03 67 01 10 05 67 00 FF'), fPort: 1 })).data, {
       temperature_3: 27.2,

@@ -69,7 +69,7 @@ describe('codec examples: the Device Repository check', () => {
   })
 
   it('reports a routine that throws or is missing as a mismatch with the fault', async () => {
-    const codec = await loadCodec('function decodeUplink() { throw new Error("boom") }')
+    const codec = loadCodec('function decodeUplink() { throw new Error("boom") }')
     try {
       const report = await checkCodecExamples(codec, {
         uplinkDecoder: {
@@ -87,7 +87,7 @@ describe('codec examples: the Device Repository check', () => {
   })
 
   it('runs examples limited to hardware versions only for those versions', async () => {
-    const codec = await loadCodec('function decodeUplink() { return { data: { hw: "A" } } }')
+    const codec = loadCodec('function decodeUplink() { return { data: { hw: "A" } } }')
     try {
       const definition: CodecDefinition = {
         uplinkDecoder: {

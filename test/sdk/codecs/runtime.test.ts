@@ -26,7 +26,7 @@ function normalizeUplink(input) {
 describe('codec runtime: loadCodec', () => {
   let codec: Codec
   before(async () => {
-    codec = await loadCodec(FORMATTER, { name: 'test-codec' })
+    codec = loadCodec(FORMATTER, { name: 'test-codec' })
   })
   after(() => codec.close())
 
@@ -81,7 +81,7 @@ describe('codec runtime: loadCodec', () => {
   })
 
   it('reports a routine the codec does not define, a throw and bad output as errors, naming the routine', async () => {
-    const partial = await loadCodec(
+    const partial = loadCodec(
       'const decodeUplink = (input) => { if (!input.bytes.length) throw new TypeError("empty payload"); return { data: "text" } }',
     )
     try {
@@ -101,7 +101,7 @@ describe('codec runtime: loadCodec', () => {
   })
 
   it('validates encoder output: bytes 0..255 and a usable fPort', async () => {
-    const bad = await loadCodec(
+    const bad = loadCodec(
       'function encodeDownlink(i) { return i.data.kind === "bytes" ? { bytes: [1, 256] } : { bytes: [1], fPort: 224 } }',
     )
     try {
@@ -116,7 +116,7 @@ describe('codec runtime: loadCodec', () => {
   })
 
   it('runs the legacy v2 Decoder(bytes, port) and Encoder(object, port) as the server does', async () => {
-    const legacy = await loadCodec(
+    const legacy = loadCodec(
       'function Decoder(bytes, port) { return { first: bytes[0], port: port } }\nfunction Encoder(obj, port) { return [obj.on ? 1 : 0] }',
     )
     try {
@@ -128,7 +128,7 @@ describe('codec runtime: loadCodec', () => {
   })
 
   it('waits for a routine that returns a Promise (async function)', async () => {
-    const c = await loadCodec(
+    const c = loadCodec(
       'async function decodeUplink(input) { const v = await Promise.resolve(input.bytes[0] * 2); return { data: { v } } }',
     )
     try {
@@ -138,14 +138,34 @@ describe('codec runtime: loadCodec', () => {
     }
   })
 
-  it('rejects a script that does not load, with the reason', async () => {
-    await assert.rejects(loadCodec('function decodeUplink(input) { return {'), /SyntaxError/)
-    await assert.rejects(loadCodec('throw new Error("top-level failure")'), /top-level failure/)
-    await assert.rejects(loadCodec(''), /script is empty/)
+  it('is usable at once: a call made while the engine starts returns a Promise, later calls a value', async () => {
+    const codec = loadCodec('function decodeUplink(input) { return { data: { n: input.bytes.length } } }')
+    try {
+      const first = codec.decodeUplink({ bytes: [1, 2], fPort: 1 })
+      assert.ok(first instanceof Promise)
+      assert.deepEqual((await first).data, { n: 2 })
+      await codec.ready
+      const next = codec.decodeUplink({ bytes: [1, 2, 3], fPort: 1 })
+      assert.equal(next instanceof Promise, false)
+      assert.deepEqual((next as { data?: unknown }).data, { n: 3 })
+    } finally {
+      codec.close()
+    }
+  })
+
+  it('reports a script that does not load: ready rejects with the reason, and every call answers with it', async () => {
+    const broken = loadCodec('function decodeUplink(input) { return {')
+    await assert.rejects(broken.ready, /SyntaxError/)
+    assert.match((await broken.decodeUplink({ bytes: [], fPort: 1 })).errors[0], /^decodeUplink: the codec does not load: .*SyntaxError/)
+    await assert.rejects(loadCodec('throw new Error("top-level failure")').ready, /top-level failure/)
+    assert.throws(() => loadCodec(''), /script is empty/)
+    // Nobody awaits this one: its failure must not become an unhandled rejection.
+    loadCodec('syntax error here (')
+    await new Promise((r) => setTimeout(r, 100))
   })
 
   it('keeps separate scripts per routine apart, as the Device Repository allows', async () => {
-    const c = await loadCodec({
+    const c = loadCodec({
       type: 'javascript',
       name: 'split',
       scripts: {

@@ -15,7 +15,7 @@ var seen = 0
 
 describe('codec sandbox', () => {
   it('gives the codec no process, require, module system, file system, network, timers or console', async () => {
-    const codec = await loadCodec(`async function decodeUplink() {
+    const codec = loadCodec(`async function decodeUplink() {
       const names = ['process', 'require', 'module', 'global', 'Buffer', 'fetch', 'XMLHttpRequest', 'WebSocket', 'setTimeout', 'setInterval', 'console', 'std', 'os', 'RED', 'Deno', 'Bun', 'WebAssembly']
       const found = names.filter((n) => typeof globalThis[n] !== 'undefined')
       let escaped = 'no'
@@ -39,7 +39,7 @@ describe('codec sandbox', () => {
   })
 
   it('ends a call that runs past the time limit with an error result, and the codec works again after', async () => {
-    const codec = await loadCodec(ROUTINES, { timeoutMs: 50 })
+    const codec = loadCodec(ROUTINES, { timeoutMs: 50 })
     try {
       const r = await codec.decodeUplink({ bytes: [1], fPort: 1 })
       assert.deepEqual(r.errors, ['decodeUplink: ran longer than its time limit (50 ms)'])
@@ -53,7 +53,7 @@ describe('codec sandbox', () => {
   })
 
   it('ends a codec that allocates without bound at its memory limit; the process does not grow with it', async () => {
-    const codec = await loadCodec(ROUTINES, { memoryLimitBytes: 24 * 1024 * 1024, timeoutMs: 10_000 })
+    const codec = loadCodec(ROUTINES, { memoryLimitBytes: 24 * 1024 * 1024, timeoutMs: 10_000 })
     try {
       const before = process.memoryUsage().rss
       const r = await codec.decodeUplink({ bytes: [2], fPort: 1 })
@@ -67,7 +67,7 @@ describe('codec sandbox', () => {
   })
 
   it('ends unbounded recursion with an error result, not a crash', async () => {
-    const codec = await loadCodec(ROUTINES)
+    const codec = loadCodec(ROUTINES)
     try {
       const r = await codec.decodeUplink({ bytes: [3], fPort: 1 })
       assert.equal(r.errors.length, 1)
@@ -80,16 +80,16 @@ describe('codec sandbox', () => {
 
   it('limits the top level of a script when it loads', async () => {
     await assert.rejects(
-      loadCodec('while (true) {}', { compileTimeoutMs: 50 }),
+      loadCodec('while (true) {}', { compileTimeoutMs: 50 }).ready,
       /ran longer than its time limit \(50 ms\)/,
     )
   })
 
   it('keeps codecs apart: one codec cannot see or change another', async () => {
-    const a = await loadCodec(
+    const a = loadCodec(
       'globalThis.secret = 42; Object.prototype.polluted = true; function decodeUplink() { return { data: { v: secret } } }',
     )
-    const b = await loadCodec(
+    const b = loadCodec(
       'function decodeUplink() { return { data: { secret: typeof secret, polluted: ({}).polluted === true } } }',
     )
     try {
@@ -106,7 +106,7 @@ describe('codec sandbox', () => {
   })
 
   it('returns an error result after close()', async () => {
-    const codec = await loadCodec(ROUTINES)
+    const codec = loadCodec(ROUTINES)
     codec.close()
     assert.deepEqual((await codec.decodeUplink({ bytes: [0], fPort: 1 })).errors, [
       'decodeUplink: the codec was closed',
