@@ -14,7 +14,7 @@ export interface TtnUplinkConfig {
 
 export function uplinkMessage(d: Delivery<UplinkMessage>, output: TtnUplinkConfig['output']): NodeMessage {
   // The first node to take a delivery gets the parsed message, every other node a copy (Delivery.take).
-  const { message } = d.take()
+  const message = d.take()
   const s = summarizeUplink(message)
   const payload = output === 'message' ? message : output === 'bytes' ? s.bytes : (s.decoded ?? s.bytes)
   const msg: NodeMessage = {

@@ -260,7 +260,7 @@ export class MQTTClient extends EventEmitter<ClientEvents<MQTTClient>> {
 
   /** Deliver messages obtained elsewhere (e.g. recovered from storage) through the normal listener path. */
   deliver(delivery: Delivery | DeliveryInit<V3Envelope | UplinkMessage>): void {
-    this.inbound.deliver(delivery instanceof Delivery ? delivery : new Delivery(delivery))
+    this.inbound.deliver(delivery instanceof Delivery ? delivery : Delivery.from(delivery))
   }
 
   /**
@@ -329,14 +329,7 @@ export class MQTTClient extends EventEmitter<ClientEvents<MQTTClient>> {
     return new Recovery(settings, {
       deliver: (message, deviceId) =>
         this.inbound.deliver(
-          new Delivery({
-            event: 'up',
-            deviceId,
-            topic: `${this.topics.root}/devices/${deviceId}/up`,
-            message: message as V3Envelope,
-            body: message.uplink_message,
-            recovered: true,
-          }),
+          new Delivery('up', deviceId, `${this.topics.root}/devices/${deviceId}/up`, message as V3Envelope, message.uplink_message, true),
         ),
       listening: () => this.subscriptions.holds('up') > 0,
       progress: (recovering) => {
