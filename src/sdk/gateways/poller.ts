@@ -90,13 +90,7 @@ interface PollResult {
   errors: { gatewayId?: string; error: unknown }[]
 }
 
-export declare interface GatewayPoller {
-  on(event: 'online' | 'offline' | 'stats', listener: (report: GatewayReport) => void): this
-  on(event: 'problem', listener: (problem: GatewayProblem) => void): this
-  on(event: 'resolved', listener: () => void): this
-  on(event: 'status', listener: (status: PollerStatus) => void): this
-}
-
+/** Events: 'online', 'offline', 'stats' (GatewayReport), 'problem' (GatewayProblem), 'resolved', 'status' (PollerStatus). */
 export class GatewayPoller extends EventEmitter {
   readonly gatewayIds: readonly string[]
   readonly intervalMs: number
