@@ -112,6 +112,12 @@ export class HealthWatch {
     return this.state.silent.size
   }
 
+  /** Devices this watch covers that the tracker knows. */
+  get deviceCount(): number {
+    if (this.deviceId) return this.tracker.get(this.deviceId) ? 1 : 0
+    return this.tracker.deviceCount
+  }
+
   get quiet(): boolean {
     return this.state.quiet !== undefined
   }
