@@ -140,7 +140,8 @@ export class DeviceRecord {
   private countFrame(f: UplinkFacts, recovered: boolean): boolean | undefined {
     const n = f.fCnt
     if (this.fCnt < 0) {
-      this.startSession(f, 0)
+      // After a join we know the count began at 0; otherwise what came before is unknown.
+      this.startSession(f, this.joinPending ? n : 0)
       return true
     }
     const otherKey = f.sessionKey !== undefined && this.sessionKey !== undefined && f.sessionKey !== this.sessionKey
