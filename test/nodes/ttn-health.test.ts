@@ -32,7 +32,11 @@ describe('ttn-monitor and ttn-gateway in the real Node-RED runtime (time compres
     await helper.unload()
     await broker.stop()
   })
-  const ready = () => waitFor(() => broker.clientIds().some((id) => broker.subscriptionsOf(id).includes('v3/app1@ttn/devices/+/up')), 5000, 'uplink subscription')
+  const ready = async () => {
+    await waitFor(() => broker.clientIds().some((id) => broker.subscriptionsOf(id).includes('v3/app1@ttn/devices/+/up')), 5000, 'uplink subscription')
+    // The broker lists a subscription a moment before it delivers on it (aedes adds it asynchronously).
+    await delay(200)
+  }
 
   describe('ttn-monitor', () => {
     const monitor = (extra: object = {}) => ({ id: 'mon', type: 'ttn-monitor', app: 'app', deviceId: '', silentAfter: 1, summaryEvery: 0, wires: [['out']], ...extra })
