@@ -255,8 +255,8 @@ for (const [title, runtimeOf, major] of runtimes) {
         .waitFor({ timeout: 5000 })
       const entry = sidebar.locator('.red-ui-palette-node-config', { hasText: `${APP.appId} (simulator)` })
       assert.equal(await entry.count(), 1)
-      // Used by the five ttn nodes of the three example tabs.
-      assert.equal(squash(await entry.locator('.red-ui-palette-icon-container').textContent()), '5')
+      // Used by the five ttn nodes of the three first example tabs and the monitor of tab 04.
+      assert.equal(squash(await entry.locator('.red-ui-palette-icon-container').textContent()), '6')
       noProblems()
     })
 
