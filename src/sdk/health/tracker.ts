@@ -5,12 +5,13 @@
  * it left them. Per uplink: one map lookup, an update in place, one check per open watch.
  */
 import type { UplinkMessage } from '../messages'
+import { coarseNow, holdCoarseClock } from './clock'
 import { emptyFacts, readUplinkFacts } from './facts'
 import { DEFAULT_LEARNING, DeviceRecord, type LearningOptions } from './record'
 import { HealthWatch, type HealthListener, type WatchOptions, type WatchState } from './watch'
 
 export interface HealthTrackerOptions {
-  /** Clock (ms); tests pass their own. Default Date.now. */
+  /** Clock (ms); tests pass their own. Default: a clock that is cheap to read on the uplink path (clock.ts). */
   now?: () => number
   /** How silent times are learned from a device's interval. */
   learning?: Partial<LearningOptions>
@@ -37,9 +38,12 @@ export class HealthTracker {
   private readonly states = new Map<string, WatchState>()
   private readonly facts = emptyFacts()
   private readonly onInUse: ((inUse: boolean) => void) | undefined
+  private releaseClock: (() => void) | undefined
+  private readonly ownClock: boolean
 
   constructor(options: HealthTrackerOptions = {}) {
-    this.now = options.now ?? Date.now
+    this.ownClock = options.now === undefined
+    this.now = options.now ?? coarseNow
     this.learning = { ...DEFAULT_LEARNING, ...options.learning }
     this.maxDevices = options.maxDevices ?? 100_000
     this.onInUse = options.onInUse
@@ -107,10 +111,17 @@ export class HealthTracker {
     const w = new HealthWatch(this, options, state, listener, (closed, forget) => {
       this.watches = this.watches.filter((x) => x !== closed)
       if (forget && options.key !== undefined) this.states.delete(options.key)
-      if (this.watches.length === 0) this.onInUse?.(false)
+      if (this.watches.length === 0) {
+        this.releaseClock?.()
+        this.releaseClock = undefined
+        this.onInUse?.(false)
+      }
     })
     this.watches = [...this.watches, w]
-    if (this.watches.length === 1) this.onInUse?.(true)
+    if (this.watches.length === 1) {
+      if (this.ownClock) this.releaseClock = holdCoarseClock()
+      this.onInUse?.(true)
+    }
     w.start()
     return w
   }
