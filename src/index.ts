@@ -50,3 +50,25 @@ export {
   DEVICE_DETAIL_FIELDS,
 } from './sdk/api'
 export type { AuthInfo, EndDevice, QueuedDownlink, DownlinkItem } from './sdk/api'
+export {
+  HealthTracker,
+  HealthWatch,
+  healthTrackerFor,
+  type HealthTrackerOptions,
+  type HealthEvent,
+  type HealthEventName,
+  type WatchOptions,
+  type WatchedDeviceHealth,
+  type AppHealth,
+  type DeviceHealth,
+} from './sdk/health'
+export {
+  GatewayPoller,
+  judgeGateway,
+  parseGatewayIds,
+  type GatewayPollerOptions,
+  type GatewayReport,
+  type GatewayProblem,
+  type GatewayConnectionStats,
+  type PollerStatus,
+} from './sdk/gateways'
