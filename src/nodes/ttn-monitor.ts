@@ -103,7 +103,6 @@ export function registerTtnMonitor(RED: NodeRedRuntime): void {
         },
       )
     }
-    app.register(user)
     // In a shared subscription group this instance sees only its share of the uplinks: silence and loss
     // would be false alarms, so the monitor says so and stays quiet.
     if (client && seesSharedTraffic(client)) {
@@ -111,8 +110,8 @@ export function registerTtnMonitor(RED: NodeRedRuntime): void {
       watch?.close()
       watch = undefined
       node.warn(RED._('ttn-health.errors.shared'))
-      showStatus()
     }
+    app.register(user)
 
     node.on('input', (msg, send, done) => {
       const action = msg.action === undefined ? 'get' : msg.action

@@ -138,6 +138,22 @@ describe('ttn-monitor and ttn-gateway in the real Node-RED runtime (time compres
       assert.deepEqual((await ask()).map((r) => [r.received, r.lost]), [[4, 3]])
     })
 
+    it('says plainly that it cannot judge health in a shared subscription group, and sends nothing', async () => {
+      const sharedApp = { ...app, broker: 'generic', topicPrefix: 'ttn/app1', sharedGroup: 'workers' }
+      await helper.load(NODES, [sharedApp, monitor(), { id: 'out', type: 'helper' }], creds)
+      const mon = helper.getNode('mon')
+      const status = record(mon, 'status')
+      await delay(300)
+      const logged = JSON.stringify(helper.log().getCalls?.().map((c) => c.args) ?? [])
+      assert.match(logged, /"id":"mon"[^}]*"msg":"ttn-health\.errors\.shared"/)
+      // Whatever the connection does meanwhile, the status keeps saying why the monitor is idle.
+      assert.ok(status.every((s) => (s[0] as { text?: string }).text === 'ttn-health.status.shared'), JSON.stringify(status))
+      const out = collect(helper.getNode('out'))
+      mon.receive({ action: 'get' })
+      await delay(100)
+      assert.deepEqual(out, [])
+    })
+
     it('says so when the silent time is not a number', async () => {
       await helper.load(NODES, [app, monitor({ silentAfter: 'soon' })], creds)
       await delay(100)
