@@ -324,6 +324,61 @@ for (const [title, runtimeOf, major] of runtimes) {
       noProblems()
     })
 
+    it('opens the ttn-monitor and ttn-gateway dialogs (tab 04): bad values flagged, the server row follows "Server from"', async () => {
+      const health = JSON.parse(readFileSync(join(REPO, 'nodes', 'locales', 'en-US', 'ttn-health.json'), 'utf8'))['ttn-health'] as {
+        paletteLabel: Record<string, string>
+      }
+      const open = async (id: string, label: string) => {
+        await showTab('demo-tab-4')
+        await page().evaluate((i) => {
+          const { RED } = globalThis as unknown as EditorWindow
+          const node = RED.nodes.node(i)
+          if (!node) throw new Error(`no node ${i} in the editor`)
+          RED.editor.edit(node)
+        }, id)
+        return browser!.trayOpened(new RegExp(`Edit ${label} node`))
+      }
+      let tray = await open('ex4-monitor', health.paletteLabel.monitor)
+      for (const field of ['app', 'deviceId', 'silentAfter', 'summaryEvery', 'name']) {
+        assert.equal(await tray.locator(`#node-input-${field}`).isVisible(), true, `monitor field ${field} shown`)
+      }
+      for (const [field, bad, good] of [
+        ['silentAfter', 'soon', '90'],
+        ['silentAfter', '-1', '0'],
+        ['summaryEvery', 'x', '3600'],
+        ['deviceId', 'My Device', ''],
+      ]) {
+        await type(`#node-input-${field}`, bad)
+        assert.equal(await hasError(`#node-input-${field}`), true, `${field} "${bad}" flagged`)
+        await type(`#node-input-${field}`, good)
+        assert.equal(await hasError(`#node-input-${field}`), false, `${field} "${good}" accepted`)
+      }
+      await browser!.closeTray('cancel')
+
+      tray = await open('ex4-gateway', health.paletteLabel.gateway)
+      assert.equal(await tray.locator('#node-input-apiKey').getAttribute('type'), 'password')
+      const serverRow = tray.locator('.ttn-health-row-server')
+      const appRow = tray.locator('.ttn-health-row-app')
+      assert.deepEqual([await serverRow.isVisible(), await appRow.isVisible()], [true, false])
+      await tray.locator('#node-input-source').selectOption('app')
+      assert.deepEqual([await serverRow.isVisible(), await appRow.isVisible()], [false, true])
+      await tray.locator('#node-input-source').selectOption('server')
+      assert.deepEqual([await serverRow.isVisible(), await appRow.isVisible()], [true, false])
+      for (const [field, bad, good] of [
+        ['gatewayIds', 'B827EBFFFE000001', 'gw-one, gw-two'],
+        ['gatewayIds', '', 'my-gateway'],
+        ['interval', '10', '60'],
+      ]) {
+        await type(`#node-input-${field}`, bad)
+        assert.equal(await hasError(`#node-input-${field}`), true, `${field} "${bad}" flagged`)
+        await type(`#node-input-${field}`, good)
+        assert.equal(await hasError(`#node-input-${field}`), false, `${field} "${good}" accepted`)
+      }
+      await browser!.screenshot(shot('ttn-gateway-dialog'))
+      await browser!.closeTray('cancel')
+      noProblems()
+    })
+
     it('opens the ttn-app dialog: presets fill the server, The Things Stack Cloud asks for tenant and cluster', async () => {
       await showTab('demo-tab-1')
       const tray = await editApp()
