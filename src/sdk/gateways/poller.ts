@@ -162,10 +162,11 @@ export class GatewayPoller extends EventEmitter {
   private schedule(ms: number): void {
     if (!this.running) return
     if (this.timer) clearTimeout(this.timer)
+    // Node fires a longer timer at once: 2^31 - 1 ms (24.8 days) is the longest wait it takes.
     this.timer = setTimeout(() => {
       this.timer = undefined
       void this.pollNow()
-    }, ms)
+    }, Math.min(ms, 2_147_483_647))
     this.timer.unref?.()
   }
 
@@ -298,8 +299,15 @@ export class GatewayPoller extends EventEmitter {
     }
   }
 
-  /** Whose key this is (from auth_info), for the 403 message; undefined when that cannot be found out. */
-  private async keyOwner(signal: AbortSignal): Promise<string | undefined> {
+  private owner: Promise<string | undefined> | undefined
+
+  /** Whose key this is (from auth_info, asked once), for the 403 message; undefined when that cannot be found out. */
+  private keyOwner(signal: AbortSignal): Promise<string | undefined> {
+    this.owner ??= this.askOwner(signal)
+    return this.owner
+  }
+
+  private async askOwner(signal: AbortSignal): Promise<string | undefined> {
     try {
       const info = await new ApiClient({ apiKey: this.target.apiKey, apiUrl: this.root, tls: this.target.tls, timeoutMs: 5000 }).authInfo(signal)
       const ids = info.api_key?.entity_ids

@@ -64,6 +64,8 @@ export interface WatchState {
 /** The longest time between two checks: silence is noticed at most this late (or a quarter of the silent time). */
 const MAX_CHECK_MS = 10_000
 const MIN_CHECK_MS = 20
+/** The longest delay a Node.js timer takes (2^31 - 1 ms). */
+export const MAX_TIMER_MS = 2_147_483_647
 
 export class HealthWatch {
   readonly deviceId: string | undefined
@@ -91,7 +93,8 @@ export class HealthWatch {
     // A watch of one device with a fixed silent time starts that device's clock now, even if it never sends.
     if (this.deviceId && this.silentAfterMs > 0) this.tracker.ensure(this.deviceId)
     if (this.summaryEveryMs > 0) {
-      this.summaryTimer = setInterval(() => this.summarize(), this.summaryEveryMs)
+      // Node fires a longer timer at once (and then every millisecond): 24.8 days is the longest it can wait.
+      this.summaryTimer = setInterval(() => this.summarize(), Math.min(this.summaryEveryMs, MAX_TIMER_MS))
       this.summaryTimer.unref?.()
     }
     this.check()
@@ -171,6 +174,7 @@ export class HealthWatch {
 
   /** Report devices silent for their time, and the application quiet; then plan the next check. */
   private check(): void {
+    if (this.checkTimer) clearTimeout(this.checkTimer)
     this.checkTimer = undefined
     this.checkAt = Number.POSITIVE_INFINITY
     if (this.closed) return
