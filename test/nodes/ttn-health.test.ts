@@ -80,7 +80,7 @@ describe('ttn-monitor and ttn-gateway in the real Node-RED runtime (time compres
       await waitFor(() => out.some((m) => m.event === 'app/quiet'), 6000, 'app/quiet')
       assert.deepEqual(out.map((m) => m.event), ['device/silent', 'app/quiet'])
       const learned = (out[0].payload as { silentAfter: number; learnedSilentAfter: number }).silentAfter
-      assert.ok(learned >= 0.6 && learned < 3, `learned ${learned}`)
+      assert.ok(learned >= 0.6 && learned < 6, `learned ${learned}`) // 3 x ~250 ms, more on a busy machine
       await up('dev1')
       await waitFor(() => out.length === 4, 3000, 'traffic and back')
       assert.deepEqual(out.slice(2).map((m) => `${m.event} ${m.deviceId}`), ['app/traffic dev1', 'device/back dev1'])

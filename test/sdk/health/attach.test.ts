@@ -112,13 +112,14 @@ describe('health tracker beside an SDK client (simulated devices over MQTT)', fu
     await subscribed(c)
     const s = devices({ intervalMs: 60, silences: [{ deviceId: 'dev1', afterMs: 800, forMs: 1500 }] })
     s.start()
-    await waitFor(() => events.some((e) => e.event === 'device/back'), 8000, 'device/back')
+    const backs = () => events.filter((e) => e.event === 'device/back').map((e) => e.payload as { away: number; lost: number })
+    // (A busy machine may stall the devices long enough for a short silence of its own: the long one is the planned one.)
+    await waitFor(() => backs().some((b) => b.away >= 1), 8000, 'device/back after the silence')
     s.stop()
     const names = events.map((e) => e.event).filter((e) => e.startsWith('device/'))
     assert.deepEqual(names.slice(0, 2), ['device/silent', 'device/back'])
-    const back = events.find((e) => e.event === 'device/back')!.payload as { away: number; lost: number }
-    assert.ok(back.away >= 1, `away ${back.away}`)
-    assert.equal(back.lost, 0, 'a device that sent nothing lost nothing')
+    assert.equal(names.filter((n) => n === 'device/silent').length, backs().length, 'each silence ends with one return')
+    assert.ok(backs().every((b) => b.lost === 0), 'a device that sent nothing lost nothing')
     w.close()
   })
 

@@ -57,7 +57,7 @@ describe('health watch: silent, back, quiet, summary (time compressed)', functio
       if (n < 4) await delay(150)
     }
     const learned = tracker.get('dev1')!.learnedSilentMs!
-    assert.ok(learned >= 400 && learned < 1000, `learned ${learned}`)
+    assert.ok(learned >= 400 && learned < 3000, `learned ${learned}`) // 3 x ~150 ms, more on a busy machine
     assert.deepEqual(r.names(), [])
     await waitFor(() => r.names().includes('device/silent dev1'), 3000, 'device/silent')
     const p = r.events.find((e) => e.event === 'device/silent')!.payload as { silentAfter: number }
