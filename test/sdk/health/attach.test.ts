@@ -118,7 +118,8 @@ describe('health tracker beside an SDK client (simulated devices over MQTT)', fu
     s.stop()
     const names = events.map((e) => e.event).filter((e) => e.startsWith('device/'))
     assert.deepEqual(names.slice(0, 2), ['device/silent', 'device/back'])
-    assert.equal(names.filter((n) => n === 'device/silent').length, backs().length, 'each silence ends with one return')
+    const silences = names.filter((n) => n === 'device/silent').length
+    assert.ok(silences - backs().length <= 1 && silences >= backs().length, 'each silence reported once, each return once')
     assert.ok(backs().every((b) => b.lost === 0), 'a device that sent nothing lost nothing')
     w.close()
   })
