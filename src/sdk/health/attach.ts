@@ -7,6 +7,7 @@
  */
 import type { ConnectionStatus, MQTTClient } from '../client'
 import type { UplinkMessage } from '../messages'
+import { supportsEvent } from '../topics'
 import { HealthTracker, type HealthTrackerOptions } from './tracker'
 
 /** How long a tracker keeps listening after its last watch closed. */
@@ -23,7 +24,8 @@ export function healthTrackerFor(client: MQTTClient, options: Omit<HealthTracker
   const listen = () => {
     const t = tracker as HealthTracker
     const removeUplinks = client.onUplink(undefined, (d) => t.observeUplink(d.deviceId, d.message as UplinkMessage, d.recovered === true))
-    const removeJoins = client.api === 'v3' ? client.onEvent('join', undefined, (d) => t.observeJoin(d.deviceId)) : () => undefined
+    // Joins restart the counter (v2 calls them activations; a broker mode without them leaves the session key and counter rules).
+    const removeJoins = supportsEvent(client.api, 'join') ? client.onEvent('join', undefined, (d) => t.observeJoin(d.deviceId)) : () => undefined
     const onStatus = (s: ConnectionStatus) => t.setConnected(s.state === 'connected')
     client.on('status', onStatus)
     t.setConnected(client.connected)
