@@ -15,6 +15,8 @@ export type { FlowNode }
 export const DEMO_APP_NODE = 'ex-ttn-app'
 /** The environment variable the application node's API key credential refers to. */
 export const KEY_ENV = 'TTN_API_KEY'
+/** The environment variable the gateway node's API key credential refers to (demo: the Gateway Server stand-in's key). */
+export const GATEWAY_KEY_ENV = 'TTN_GATEWAY_KEY'
 
 /** Where the demo's application node connects. */
 export interface AppTarget {
@@ -27,6 +29,8 @@ export interface AppTarget {
   deviceId?: string
   /** When set, missed uplinks are recovered from the Storage Integration at this address; else recovery is off. */
   recoverUrl?: string
+  /** When set, the gateway nodes poll this Gateway Server for these gateways, with the key in GATEWAY_KEY_ENV. */
+  gateways?: { server: string; gatewayIds: string }
 }
 
 /** Node IDs, in the examples, of the nodes that name a device. */
@@ -131,7 +135,16 @@ export function pointAppAt(flow: FlowNode[], target: AppTarget): boolean {
   if (target.deviceId) {
     for (const n of flow) if (DEVICE_NODES.includes(n.id)) n.deviceId = target.deviceId
   }
+  pointGatewaysAt(flow, target)
   return true
+}
+
+/** The gateway nodes of the examples (04), pointed at the demo's Gateway Server. */
+function pointGatewaysAt(flow: FlowNode[], target: AppTarget): void {
+  if (!target.gateways) return
+  for (const n of flow) {
+    if (n.type === 'ttn-gateway' && n.id.startsWith('ex')) Object.assign(n, { server: target.gateways.server, app: '', gatewayIds: target.gateways.gatewayIds })
+  }
 }
 
 export type PrepareResult =
@@ -180,6 +193,9 @@ export function prepareFlows(
   if (result !== 'foreign') {
     const creds = readCredentials(credFile)
     creds[DEMO_APP_NODE] = { ...creds[DEMO_APP_NODE], apiKey: '${' + KEY_ENV + '}' }
+    if (target.gateways) {
+      for (const n of flow) if (n.type === 'ttn-gateway' && n.id.startsWith('ex')) creds[n.id] = { ...creds[n.id], apiKey: '${' + GATEWAY_KEY_ENV + '}' }
+    }
     writeFileSync(credFile, JSON.stringify(creds, null, 2))
   }
   return result

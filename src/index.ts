@@ -37,3 +37,40 @@ export { validateDownlink, MAX_PAYLOAD_BYTES, MIN_PORT, MAX_PORT, type Schedule 
 export * from './sdk/uplink'
 export type * from './sdk/messages'
 export { PRIORITIES } from './sdk/messages'
+export {
+  ApiClient,
+  ApiError,
+  type ApiErrorKind,
+  type ApiClientOptions,
+  type ListDevicesOptions,
+  type DeviceList,
+  type StorageStatus,
+  resolveApiBase,
+  type ApiBase,
+  Right,
+  rightLabel,
+  DEVICE_DETAIL_FIELDS,
+} from './sdk/api'
+export type { AuthInfo, EndDevice, QueuedDownlink, DownlinkItem } from './sdk/api'
+export {
+  HealthTracker,
+  HealthWatch,
+  healthTrackerFor,
+  type HealthTrackerOptions,
+  type HealthEvent,
+  type HealthEventName,
+  type WatchOptions,
+  type WatchedDeviceHealth,
+  type AppHealth,
+  type DeviceHealth,
+} from './sdk/health'
+export {
+  GatewayPoller,
+  judgeGateway,
+  parseGatewayIds,
+  type GatewayPollerOptions,
+  type GatewayReport,
+  type GatewayProblem,
+  type GatewayConnectionStats,
+  type PollerStatus,
+} from './sdk/gateways'

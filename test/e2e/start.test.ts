@@ -25,6 +25,8 @@ import { waitFor } from '../support/wait'
 
 /** What the demo's credentials file must hold: a reference to the environment, never a key. */
 const KEY_REFERENCE = { 'ex-ttn-app': { apiKey: '$' + '{TTN_API_KEY}' } }
+/** Against the simulator the gateway node of tab 04 has its key by reference too. */
+const SIM_KEY_REFERENCE = { ...KEY_REFERENCE, 'ex4-gateway': { apiKey: '$' + '{TTN_GATEWAY_KEY}' } }
 
 const START = join(REPO, 'dist', 'scripts', 'start.js')
 
@@ -153,7 +155,7 @@ describe('npm start', function () {
     const flows = JSON.parse((await get(`${url}flows`)).text) as FlowNode[]
     assert.deepEqual(
       flows.filter((n) => n.type === 'tab').map((n) => n.label),
-      ['01 Receive uplinks', '02 Send a downlink and watch its fate', '03 React to joins and events'],
+      ['01 Receive uplinks', '02 Send a downlink and watch its fate', '03 React to joins and events', '04 Device and gateway health'],
     )
     const app = flows.find((n) => n.type === 'ttn-app')!
     assert.deepEqual(
@@ -175,6 +177,9 @@ describe('npm start', function () {
       10_000,
       'the uplink node connected',
     )
+    // Tab 04: the gateway node polls the Gateway Server stand-in, the monitor counts the devices.
+    await waitFor(() => comms.statuses('ex4-gateway').includes('2 online, 0 offline'), 10_000, 'both gateways online')
+    await waitFor(() => comms.statuses('ex4-monitor').includes('3 devices, none silent'), 10_000, 'the monitor sees the three devices')
     // Decoded by the application (my-device), and bytes decoded by the example's function node (other-device).
     await waitFor(
       () => comms.debug('ex1-debug-payload').some((d) => String(d.topic).endsWith('/my-device/up')),
@@ -203,7 +208,7 @@ describe('npm start', function () {
     await waitFor(() => comms.debug('ex2-debug-error').length === 1, 5000, 'the error at the Catch node')
 
     // The key only ever exists in the environment of the Node-RED process.
-    assert.deepEqual(JSON.parse(readFileSync(join(userDir, 'flows_cred.json'), 'utf8')), KEY_REFERENCE)
+    assert.deepEqual(JSON.parse(readFileSync(join(userDir, 'flows_cred.json'), 'utf8')), SIM_KEY_REFERENCE)
     assert.deepEqual(findKeys(readFileSync(join(userDir, 'flows.json'), 'utf8')), [])
 
     // A change made in the editor, to be kept by the next start.
