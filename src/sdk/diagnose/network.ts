@@ -98,7 +98,7 @@ export function tlsStep(host: string, port: number, tls: TlsOptions): Promise<Ch
 }
 
 function describe(cert: PeerCertificate | undefined): string {
-  if (!cert || !cert.valid_to) return ''
+  if (!cert?.valid_to) return ''
   const issuer = cert.issuer?.O ?? cert.issuer?.CN
   return `; issued by ${issuer ?? 'an unnamed issuer'}, valid until ${new Date(cert.valid_to).toISOString().slice(0, 10)}`
 }
