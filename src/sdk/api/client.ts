@@ -5,6 +5,7 @@
  * `base.app` (they differ only on The Things Network, whose Identity Server is eu1).
  */
 import { type ApiBase, resolveApiBase } from './base-url'
+import { type DeviceWatchOptions, watchDeviceChanges } from './events'
 import { ApiError, type ApiRequest, type HttpTlsOptions, apiRequest } from './http'
 import type { AuthInfo, DownlinkItem, EndDevice, QueuedDownlink } from './types'
 
@@ -146,6 +147,11 @@ export class ApiClient {
       }
       throw err
     }
+  }
+
+  /** Follow end_device.update / end_device.delete of the application (events API); returns the stop function. */
+  watchDeviceChanges(appId: string, handlers: Omit<DeviceWatchOptions, 'target' | 'appId'>): () => void {
+    return watchDeviceChanges({ ...handlers, appId, target: { root: this.base.identity, apiKey: this.apiKey, tls: this.tls } })
   }
 
   private queue(op: 'push' | 'replace', appId: string, deviceId: string, downlinks: DownlinkItem[], signal?: AbortSignal) {

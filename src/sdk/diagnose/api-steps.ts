@@ -9,7 +9,7 @@ import type { ApiClient } from '../api/client'
 import { ApiError } from '../api/http'
 import { Right, hasRight, rightLabel } from '../api/rights'
 import type { AuthInfo } from '../api/types'
-import type { CheckStep, Needs } from './types'
+import type { CheckStep, Needs, StepName } from './types'
 
 export interface KeyFacts {
   /** The application the key belongs to, when it is an application key. */
@@ -24,7 +24,7 @@ export async function keyStep(api: ApiClient, appId: string, facts: KeyFacts): P
   try {
     info = await api.authInfo()
   } catch (err) {
-    return { name: 'key', ok: false, message: apiProblem(err, 'the key could not be checked') }
+    return apiFailure('key', err, 'the key could not be checked')
   }
   const key = info.api_key?.api_key
   const ids = info.api_key?.entity_ids
@@ -41,6 +41,7 @@ export async function keyStep(api: ApiClient, appId: string, facts: KeyFacts): P
         name: 'key',
         ok: false,
         message: `The key${named} belongs to application ${facts.keyApp}, not ${appId}: create a key in ${appId} (Applications → ${appId} → API keys), or correct the application ID.`,
+        summary: `the key belongs to application ${facts.keyApp}`,
       }
     }
     return { name: 'key', ok: true, message: `The key${named} is valid and belongs to application ${appId}.${expiry}` }
@@ -64,7 +65,7 @@ export async function rightsStep(api: ApiClient, appId: string, needs: Needs, fa
   try {
     rights = await api.applicationRights(appId)
   } catch (err) {
-    return { name: 'rights', ok: false, message: apiProblem(err, 'the rights could not be read') }
+    return apiFailure('rights', err, 'the rights could not be read')
   }
   facts.rights = rights
   if (rights.length === 0) {
@@ -75,6 +76,7 @@ export async function rightsStep(api: ApiClient, appId: string, needs: Needs, fa
       message: facts.keyApp && facts.keyApp !== appId
         ? `The key has no rights on ${appId}.`
         : `The key has no rights on ${appId}: either there is no application ${appId}${cluster ? ` on ${cluster}` : ''} (check the ID and the tenant), or the key was given no rights; add rights to it in the Console.`,
+      summary: `the key has no rights on ${appId}`,
     }
   }
   const required: Array<{ right: string; why: string }> = []
@@ -84,7 +86,12 @@ export async function rightsStep(api: ApiClient, appId: string, needs: Needs, fa
   const missing = required.filter((r) => !hasRight(rights, r.right))
   if (missing.length) {
     const list = missing.map((m) => `"${rightLabel(m.right)}" (for ${m.why})`).join(' and ')
-    return { name: 'rights', ok: false, message: `The key lacks ${list}: add ${missing.length > 1 ? 'them' : 'it'} to the key in the Console (API keys → the key → Rights).` }
+    return {
+      name: 'rights',
+      ok: false,
+      message: `The key lacks ${list}: add ${missing.length > 1 ? 'them' : 'it'} to the key in the Console (API keys → the key → Rights).`,
+      summary: `the key lacks ${missing.map((m) => rightLabel(m.right).replace(/ \(.*\)$/, '')).join(' and ')}`,
+    }
   }
   const have = required.map((r) => `"${rightLabel(r.right)}"`).join(', ')
   if (!needs.readDevices && !hasRight(rights, Right.DevicesRead)) {
@@ -126,17 +133,37 @@ export async function clusterStep(api: ApiClient, appId: string, mqttHost: strin
   }
   const here = clusterName(host) ?? host
   const where = clusterName(there) ?? there
-  return { name: 'cluster', ok: false, message: `No application ${appId} on ${here}: it is on ${where}. Set the server to ${there}.` }
+  return {
+    name: 'cluster',
+    ok: false,
+    message: `No application ${appId} on ${here}: it is on ${where}. Set the server to ${there}.`,
+    summary: `no application ${appId} on ${here}: it is on ${where}`,
+  }
 }
 
 export async function storageStep(api: ApiClient, appId: string): Promise<CheckStep> {
   try {
     const status = await api.storageIntegrationStatus(appId)
     if (status.enabled) return { name: 'storage', ok: true, message: `The Storage Integration of ${appId} is on: missed uplinks can be recovered.` }
-    return { name: 'storage', ok: false, message: status.message ?? `The Storage Integration of ${appId} is off.` }
+    return { name: 'storage', ok: false, message: status.message ?? `The Storage Integration of ${appId} is off.`, summary: 'the Storage Integration is off' }
   } catch (err) {
-    return { name: 'storage', ok: false, message: apiProblem(err, 'the Storage Integration could not be checked') }
+    return apiFailure('storage', err, 'the Storage Integration could not be checked')
   }
+}
+
+const UNREACHABLE = new Set(['network', 'tls', 'timeout', 'server', 'protocol', 'rate-limited'])
+
+/** A failing step from an API error; the 401/403 causes get a summary, unreachable APIs are marked so. */
+function apiFailure(name: StepName, err: unknown, what: string): CheckStep {
+  const message = apiProblem(err, what)
+  if (!(err instanceof ApiError)) return { name, ok: false, message, unreachable: true }
+  if (UNREACHABLE.has(err.kind)) return { name, ok: false, message, unreachable: true }
+  if (err.kind === 'unauthorized') {
+    const summary = err.code === 'api_key_expired' ? 'the key has expired' : err.code === 'api_key_not_found' ? 'the key does not exist (deleted?)' : 'the key is not valid'
+    return { name, ok: false, message, summary }
+  }
+  if (err.kind === 'forbidden' && err.missingRight) return { name, ok: false, message, summary: `the key lacks ${rightLabel(err.missingRight).replace(/ \(.*\)$/, '')}` }
+  return { name, ok: false, message }
 }
 
 /** An API failure in words for a step: the ApiError says what to do; anything else is shown as it is. */

@@ -12,6 +12,10 @@ export interface CheckStep {
   skipped?: boolean
   /** Ok, but something the user should know (plain MQTT, a right only the editor's device list needs). */
   warning?: boolean
+  /** For a failing step: the cause in a few words, for a status line ("the key lacks Read application traffic"). */
+  summary?: string
+  /** The HTTP API could not be asked (network, TLS, time-out, 5xx): says nothing about the key itself. */
+  unreachable?: boolean
 }
 
 export interface CheckReport {

@@ -79,6 +79,7 @@ describe('checkConnection (src/sdk/diagnose)', () => {
     const cause = firstProblem(r, ['mqtt'])
     assert.equal(cause?.name, 'key')
     assert.match(cause?.message ?? '', /belongs to application app2, not app1: create a key in app1/)
+    assert.equal(cause?.summary, 'the key belongs to application app2')
     assert.equal(step(r, 'rights').skipped, true)
   })
 
@@ -86,6 +87,7 @@ describe('checkConnection (src/sdk/diagnose)', () => {
     broker.setApiKey('app1', EXPIRED)
     const r = await checkConnection(input(EXPIRED))
     assert.match(firstProblem(r, ['mqtt'])?.message ?? '', /has expired\. Create a new key/)
+    assert.equal(firstProblem(r, ['mqtt'])?.summary, 'the key has expired')
   })
 
   it('a key that connects but lacks traffic rights: the rights step names the missing right and why it is needed', async () => {
@@ -95,6 +97,7 @@ describe('checkConnection (src/sdk/diagnose)', () => {
     const rights = step(r, 'rights')
     assert.equal(rights.ok, false)
     assert.match(rights.message, /lacks "Read application traffic \(uplink and downlink\)" \(for receiving uplinks and events\) and "Write downlink application traffic" \(for sending downlinks\)/)
+    assert.equal(rights.summary, 'the key lacks Read application traffic and Write downlink application traffic')
   })
 
   it('a key without the devices right: ok, with a warning that the device lists stay empty', async () => {
@@ -118,6 +121,7 @@ describe('checkConnection (src/sdk/diagnose)', () => {
     const cause = firstProblem(r)
     assert.equal(cause?.name, 'cluster')
     assert.equal(cause?.message, 'No application app1 on 127.0.0.1: it is on eu1. Set the server to eu1.cloud.thethings.network.')
+    assert.equal(cause?.summary, 'no application app1 on 127.0.0.1: it is on eu1')
   })
 
   it('no such application (no rights at all): says both possibilities', async () => {
@@ -166,6 +170,16 @@ describe('checkConnection (src/sdk/diagnose)', () => {
       const text = JSON.stringify(r)
       assert.ok(!text.includes('SECRET') && !/NNSXS\.[A-Z0-9]+\.[A-Z0-9]+/.test(text), text)
     }
+  })
+
+  it('an API that cannot be reached is marked so, not taken for a bad key', async () => {
+    const url = api.url
+    await api.stop()
+    const r = await checkConnection({ ...input(KEY), options: { tenant: 'ttn', apiUrl: url } }, { network: false })
+    assert.equal(step(r, 'key').ok, false)
+    assert.equal(step(r, 'key').unreachable, true)
+    assert.equal(step(r, 'key').summary, undefined)
+    assert.match(step(r, 'key').message, /refused the connection/)
   })
 
   it('the runtime variant skips the network steps', async () => {
