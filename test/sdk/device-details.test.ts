@@ -78,7 +78,7 @@ describe('DeviceDetailsCache', () => {
     c.get('dev-3')
     assert.equal(c.size, 3)
     assert.equal(c.get('dev-1'), undefined, 'evicted: fetched again')
-    assert.equal(gets('dev-1'), 2)
+    await waitFor(() => gets('dev-1') === 2, 3000, 'dev-1 fetched again')
     assert.equal(gets('dev-0'), 1)
   })
 
