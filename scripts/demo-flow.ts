@@ -27,6 +27,8 @@ export interface AppTarget {
   deviceId?: string
   /** When set, missed uplinks are recovered from the Storage Integration at this address; else recovery is off. */
   recoverUrl?: string
+  /** When set, the HTTP API (device lists, Check connection, device details) is at this address; else derived from the server. */
+  apiUrl?: string
 }
 
 /** Node IDs, in the examples, of the nodes that name a device. */
@@ -127,6 +129,7 @@ export function pointAppAt(flow: FlowNode[], target: AppTarget): boolean {
     recover: target.recoverUrl !== undefined,
     recoverUrl: target.recoverUrl ?? '',
     lookback: 0,
+    apiUrl: target.apiUrl ?? '',
   })
   if (target.deviceId) {
     for (const n of flow) if (DEVICE_NODES.includes(n.id)) n.deviceId = target.deviceId

@@ -9,6 +9,8 @@ import { lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs
 import { join, relative } from 'node:path'
 import { DeviceSimulator, demoDevices } from '../src/simulator/devices'
 import { StorageStandIn } from '../src/simulator/storage'
+import { HttpApiStandIn } from '../src/simulator/http-api'
+import { demoRegistry } from '../src/simulator/demo-registry'
 import { TtsBroker } from '../src/simulator/tts-broker'
 import { type AppTarget, KEY_ENV, prepareFlows } from './demo-flow'
 import { freePort, NodeRedProcess, nodeRed4, nodeRed5, portIsFree, REPO } from './node-red-process'
@@ -68,6 +70,8 @@ interface Running {
   red?: NodeRedProcess
   broker?: TtsBroker
   storage?: StorageStandIn
+  /** The HTTP API stand-in (device registry, auth_info, rights, downlink queue), with the Storage routes too. */
+  api?: HttpApiStandIn
   devices?: DeviceSimulator
 }
 
@@ -135,12 +139,19 @@ async function main(): Promise<number> {
         applications: [{ appId: SIM_APP.appId, apiKey }],
         broker: running.broker,
       })
+      running.api = await HttpApiStandIn.start({
+        applications: [{ appId: SIM_APP.appId, devices: demoRegistry(demoDevices()) }],
+        keys: [{ key: apiKey, appId: SIM_APP.appId, rights: ['RIGHT_APPLICATION_ALL'], name: 'npm start demo' }],
+        broker: running.broker,
+        storage: running.storage,
+      })
       target = {
         name: `${SIM_APP.appId} (simulator)`,
         ...SIM_APP,
         server: `127.0.0.1:${running.broker.port}`,
         tls: false,
         recoverUrl: running.storage.url,
+        apiUrl: running.api.url,
       }
     }
 
@@ -219,6 +230,7 @@ function banner(config: StartConfig, running: Running, target: AppTarget): void 
     lines.push(
       `  Application: ${SIM_APP.appId}@${SIM_APP.tenant} on the built-in simulated The Things Stack (${running.broker.url})`,
       `  Storage:     the Storage Integration stand-in (${running.storage?.url}) for recovering missed uplinks`,
+      `  HTTP API:    the API stand-in (${running.api?.url}): device lists, Check connection, device details`,
       `  Devices:     ${demoDevices()
         .map((d) => d.deviceId)
         .join(', ')}: a join, then an uplink every ${config.intervalMs / 1000} s or so`,
@@ -246,6 +258,7 @@ async function shutdown(running: Running, reason: string, code: number): Promise
     const exit = await red.stop('SIGTERM', 15_000)
     if (exit.signal === 'SIGKILL') say('Node-RED did not stop within 15 s and was killed.')
   }
+  await running.api?.stop()
   await running.storage?.stop()
   await running.broker?.stop()
   say('Stopped.')
