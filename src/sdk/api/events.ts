@@ -34,9 +34,10 @@ export function watchDeviceChanges(options: DeviceWatchOptions): () => void {
   const ac = new AbortController()
   const backoff = new Backoff({ minDelayMs: 2000, maxDelayMs: 120_000, ...options.retry })
   let timer: NodeJS.Timeout | undefined
-  const again = () => {
+  /** Retry later; a 429 waits at least as long as the server asked. */
+  const again = (waitMs = 0) => {
     if (ac.signal.aborted) return
-    timer = setTimeout(connect, backoff.next())
+    timer = setTimeout(connect, Math.max(backoff.next(), waitMs))
   }
   const connect = () => {
     if (ac.signal.aborted) return
@@ -73,14 +74,14 @@ export function watchDeviceChanges(options: DeviceWatchOptions): () => void {
             for (const deviceId of deviceIdsOf(event.identifiers, options.appId)) options.onChange({ deviceId, event: event.name })
           }
         })
-        res.once('close', again)
+        res.once('close', () => again())
         res.once('error', () => undefined)
       },
       (err: Error) => {
         if (ac.signal.aborted) return
         const permanent = err instanceof ApiError && (err.kind === 'unauthorized' || err.kind === 'forbidden' || err.kind === 'not-found')
         options.onError?.(err, permanent)
-        if (!permanent) again()
+        if (!permanent) again(err instanceof ApiError ? (err.retryAfterMs ?? 0) : 0)
       },
     )
   }
