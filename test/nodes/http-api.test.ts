@@ -5,6 +5,7 @@
  * log, and ttn-uplink's *Add device details* with its cache and change events.
  */
 import assert from 'node:assert/strict'
+import { clientArguments } from '../../src/nodes/ttn-app'
 import { HttpApiStandIn, TtsBroker } from '../../src/simulator'
 import { collect, helper, record, ttnNodes } from '../support/node-red'
 import { delay, waitFor } from '../support/wait'
@@ -57,6 +58,15 @@ describe('HTTP API in the Node-RED runtime', () => {
   const app = (extra: object = {}) => ({ id: 'app', type: 'ttn-app', appId: 'app1', tenant: 'ttn', server: `127.0.0.1:${broker.port}`, tls: false, api: 'v3', apiUrl: api.url, ...extra })
   const creds = (apiKey = KEY) => ({ app: { apiKey } })
   const dialog = (extra: object = {}) => ({ appId: 'app1', tenant: 'ttn', server: `127.0.0.1:${broker.port}`, tls: false, api: 'v3', apiUrl: api.url, ...extra })
+
+  it('ttn-app apiUrl: handed to the SDK, and the Storage API when recoverUrl is empty', () => {
+    const a = clientArguments({ server: 'nam1.cloud.thethings.network', apiUrl: ' https://api.example.com ', recover: true, recoverUrl: '' }, undefined).options
+    assert.equal(a.apiUrl, 'https://api.example.com')
+    assert.equal(a.recover?.baseUrl, 'https://api.example.com')
+    const b = clientArguments({ server: 'x.example', apiUrl: 'https://api.example.com', recover: true, recoverUrl: 'https://storage.example.com' }, undefined).options
+    assert.equal(b.recover?.baseUrl, 'https://storage.example.com')
+    assert.equal(clientArguments({ server: 'x.example', apiUrl: '' }, undefined).options.apiUrl, undefined)
+  })
 
   describe('POST /ttn-app/check', () => {
     it('checks the dialog values with the stored key of the deployed node, which never comes back', async () => {
