@@ -96,7 +96,8 @@
                     }
                     var devices = (r && r.devices) || [];
                     if (devices.length === 0) {
-                        hint(t('ttnApi.devices.none'));
+                        // The runtime says why the list is empty (not deployed, rights, offline), or nothing matched.
+                        hint(r && r.message ? r.message : t('ttnApi.devices.none'));
                     } else if (r.total > devices.length) {
                         hint(t('ttnApi.devices.count', { shown: devices.length, total: r.total }));
                     } else {

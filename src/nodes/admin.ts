@@ -1,7 +1,9 @@
 /**
  * The package's admin endpoints (Node-RED's admin API, behind its permissions), thin glue over the SDK:
  *   POST /ttn-app/check          (ttn-app.write) the dialog's values → the connection check's steps
- *   GET  /ttn-app/:id/devices    (ttn-app.read)  a page of the deployed application's devices, searched on the server
+ *   GET  /ttn-app/:id/devices    (ttn-app.read)  a page of the deployed application's devices, searched on the server;
+ *        when there are none to show, still 200, with `reason` and `message` saying why (the editor shows it,
+ *        and an expected empty list is no error in the browser's console)
  * The stored key is read from the deployed node's credentials when the dialog sends none; no answer ever
  * contains a key.
  */
@@ -93,18 +95,19 @@ function needsFrom(RED: AdminRuntime, sent: unknown, id: string | undefined, rec
 }
 
 async function devices(RED: AdminRuntime, req: Request, res: Response): Promise<void> {
+  const empty = (reason: string, message: string, extra: Record<string, unknown> = {}) => res.json({ devices: [], total: 0, reason, message, ...extra })
   const node = RED.nodes.getNode(req.params.id) as TtnAppNode | null
   if (node?.type !== 'ttn-app') {
-    res.status(404).json({ reason: 'not-deployed', message: RED._('ttnApi.devices.notDeployed') })
+    empty('not-deployed', RED._('ttnApi.devices.notDeployed'))
     return
   }
   const client = node.client
   if (!client) {
-    res.status(409).json({ reason: 'config', message: RED._('ttnApi.devices.config', { error: node.configError ?? '' }) })
+    empty('config', RED._('ttnApi.devices.config', { error: node.configError ?? '' }))
     return
   }
   if (client.api === 'v2') {
-    res.status(409).json({ reason: 'v2', message: RED._('ttnApi.devices.v2') })
+    empty('v2', RED._('ttnApi.devices.v2'))
     return
   }
   const search = typeof req.query.search === 'string' ? req.query.search.trim().slice(0, 100) : ''
@@ -118,13 +121,13 @@ async function devices(RED: AdminRuntime, req: Request, res: Response): Promise<
     })
   } catch (err) {
     if (err instanceof ApiError && err.kind === 'forbidden') {
-      res.status(403).json({ reason: 'rights', message: RED._('ttnApi.devices.rights', { right: rightLabel(err.missingRight ?? Right.DevicesRead) }), detail: err.message })
+      empty('rights', RED._('ttnApi.devices.rights', { right: rightLabel(err.missingRight ?? Right.DevicesRead) }), { detail: err.message })
     } else if (err instanceof ApiError && err.kind === 'unauthorized') {
-      res.status(401).json({ reason: 'key', message: err.message })
+      empty('key', err.message)
     } else if (err instanceof ApiError && (err.kind === 'network' || err.kind === 'timeout' || err.kind === 'tls')) {
-      res.status(502).json({ reason: 'offline', message: RED._('ttnApi.devices.offline', { reason: err.message }) })
+      empty('offline', RED._('ttnApi.devices.offline', { reason: err.message }))
     } else {
-      res.status(502).json({ reason: 'api', message: (err as Error).message })
+      empty('api', RED._('ttnApi.devices.failed', { error: (err as Error).message }))
     }
   }
 }

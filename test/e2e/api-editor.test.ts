@@ -173,7 +173,7 @@ for (const [title, runtimeOf, major] of runtimes) {
       await tray.locator('#node-input-deviceId').fill('typed-device')
       await browser!.closeTray('ok')
       assert.equal(await page().evaluate(() => (globalThis as unknown as EditorWindow).RED.nodes.node('down')?.deviceId), 'typed-device')
-      assert.deepEqual(browser!.problems.filter((p) => !/403/.test(p)), [])
+      assert.deepEqual(browser!.problems, [], 'an empty list is no error in the browser')
     })
   })
 }

@@ -116,15 +116,18 @@ describe('HTTP API in the Node-RED runtime', () => {
       assert.ok(api.requests.some((r) => r.path === '/api/v3/search/applications/app1/devices' && r.query.query === 'kitchen'))
     })
 
-    it('says why the list is empty: not deployed, key without the devices right, server offline', async () => {
+    it('says why the list is empty, as a normal answer: not deployed, key without the devices right, server offline', async () => {
       await helper.load(ttnNodes, [app()], creds(TRAFFIC))
-      const missing = await request().get('/ttn-app/nope/devices').expect(404)
-      assert.equal(missing.body.reason, 'not-deployed')
-      const rights = await request().get('/ttn-app/app/devices').expect(403)
+      const missing = await request().get('/ttn-app/nope/devices').expect(200)
+      assert.deepEqual(missing.body, { devices: [], total: 0, reason: 'not-deployed', message: 'ttnApi.devices.notDeployed' })
+      const rights = await request().get('/ttn-app/app/devices').expect(200)
       assert.equal(rights.body.reason, 'rights')
+      assert.match(String(rights.body.detail), /View devices in application/)
+      assert.deepEqual(rights.body.devices, [])
       await api.stop()
-      const offline = await request().get('/ttn-app/app/devices').expect(502)
+      const offline = await request().get('/ttn-app/app/devices').expect(200)
       assert.equal(offline.body.reason, 'offline')
+      assert.ok(!JSON.stringify([missing.body, rights.body, offline.body]).includes('SECRETKEY'))
     })
   })
 
