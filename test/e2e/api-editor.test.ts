@@ -1,8 +1,8 @@
 /**
  * The editor's HTTP API helpers in real headless Chromium against a real Node-RED process with the packed
  * package installed (resources/ttn-editor.js served from the package): the ttn-app dialog's Check
- * connection button and the device picker of the Device ID fields, against the MQTT simulator and the HTTP
- * API stand-in. The stored key never reaches the browser.
+ * connection button, the device picker of the Device ID fields and the diagnosed status of a refused key,
+ * against the MQTT simulator and the HTTP API stand-in. The stored key never reaches the browser.
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
@@ -20,6 +20,7 @@ const runtimes: [string, () => Runtime, number][] = [
 for (const [title, runtimeOf, major] of runtimes) {
   describe(`Check connection and the device picker in headless Chromium: ${title}`, function () {
     this.timeout(60_000)
+    const otherKey = `NNSXS.OTHERAPP${major}${randomBytes(4).toString('hex').toUpperCase()}.${randomBytes(16).toString('hex').toUpperCase()}`
     const key = `NNSXS.APIEDITOR${major}${randomBytes(4).toString('hex').toUpperCase()}.${randomBytes(16).toString('hex').toUpperCase()}`
     let userDir: string | undefined
     let broker: TtsBroker | undefined
@@ -44,8 +45,12 @@ for (const [title, runtimeOf, major] of runtimes) {
               ...Array.from({ length: 60 }, (_, i) => ({ deviceId: `field-${String(i).padStart(2, '0')}`, name: `Field sensor ${i}` })),
             ],
           },
+          { appId: 'other-app' },
         ],
-        keys: [{ key, appId: 'demo-app', rights: ['RIGHT_APPLICATION_ALL'] }],
+        keys: [
+          { key, appId: 'demo-app', rights: ['RIGHT_APPLICATION_ALL'] },
+          { key: otherKey, appId: 'other-app', rights: ['RIGHT_APPLICATION_ALL'] },
+        ],
         broker,
       })
       red = await NodeRedProcess.start({
@@ -59,6 +64,9 @@ for (const [title, runtimeOf, major] of runtimes) {
         { id: 'app', type: 'ttn-app', name: 'demo', appId: 'demo-app', tenant: 'ttn', server: `127.0.0.1:${broker.port}`, tls: false, api: 'v3', apiUrl: api.url, credentials: { apiKey: key } },
         { id: 'up', type: 'ttn-uplink', z: 'tab', app: 'app', deviceId: '', x: 150, y: 80, wires: [] },
         { id: 'down', type: 'ttn-downlink', z: 'tab', app: 'app', deviceId: '', port: 1, x: 150, y: 160, wires: [[]] },
+        // A key of another application: refused with CONNACK 5, and the status says why.
+        { id: 'app-wrong', type: 'ttn-app', name: 'wrong key', appId: 'demo-app', tenant: 'ttn', server: `127.0.0.1:${broker.port}`, tls: false, api: 'v3', apiUrl: api.url, credentials: { apiKey: otherKey } },
+        { id: 'up-wrong', type: 'ttn-uplink', z: 'tab', app: 'app-wrong', deviceId: '', x: 150, y: 240, wires: [] },
       ]
       await red.api('POST', 'flows', { flows })
       await waitFor(() => broker!.connectionCount('demo-app@ttn') === 1, 10_000, 'the deployed flow connected')
@@ -99,6 +107,14 @@ for (const [title, runtimeOf, major] of runtimes) {
       const leaked = browser!.received.filter((r) => findKeys(r.body).length > 0 || r.body.includes(key.split('.')[2]))
       assert.deepEqual(leaked.map((r) => r.url), [], 'the key never reaches the browser')
     }
+
+    it('a refused key: the status under the node names the cause, in the catalog\'s words', async () => {
+      const label = page().locator("[id='up-wrong'] .red-ui-flow-node-status-label")
+      await label.filter({ hasText: 'not authorized: the key belongs to application other-app' }).waitFor({ timeout: 20_000 })
+      assert.equal((await label.textContent())?.trim(), 'not authorized: the key belongs to application other-app')
+      assert.match(red!.output, /The Things Stack refused the connection\. The HTTP API says why: The key belongs to application other-app, not demo-app/)
+      assert.deepEqual(findKeys(red!.output), [], 'no key in the log')
+    })
 
     it('Check connection with the stored key: every step, in plain words, none failing', async () => {
       const tray = await editApp()
