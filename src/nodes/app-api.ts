@@ -64,9 +64,10 @@ export function attachAppApi(ctx: AppApiContext): AppApiGlue {
   let cache: DeviceDetailsCache | undefined
   let stopWatch: (() => void) | undefined
   const reported = new Set<string>()
-  const warnOnce = (text: string) => {
-    if (reported.has(text)) return
-    reported.add(text)
+  /** One warning per kind of problem (a missing right is the same problem for every device). */
+  const warnOnce = (kind: string, text: string) => {
+    if (reported.has(kind)) return
+    reported.add(kind)
     node.warn(text)
   }
 
@@ -97,7 +98,7 @@ export function attachAppApi(ctx: AppApiContext): AppApiGlue {
         const kind = (err as { kind?: string }).kind
         // An unknown device is normal (details follow once it is registered); a missing right or an unreachable API is worth one warning.
         if (kind === 'not-found') return
-        warnOnce(RED._('ttnApi.errors.details', { deviceId: kind === 'forbidden' || kind === 'unauthorized' ? '*' : deviceId, reason: err.message }))
+        warnOnce(`details:${kind}`, RED._('ttnApi.errors.details', { deviceId, reason: err.message }))
       },
     })
     const current = cache
@@ -106,7 +107,7 @@ export function attachAppApi(ctx: AppApiContext): AppApiGlue {
       // Changes made while the watch was down were missed: read every device again on its next uplink.
       onOpen: () => current.expireAll(),
       onError: (err, permanent) => {
-        if (permanent) warnOnce(RED._('ttnApi.errors.detailsWatch', { reason: err.message }))
+        if (permanent) warnOnce('watch', RED._('ttnApi.errors.detailsWatch', { reason: err.message }))
       },
     })
   }

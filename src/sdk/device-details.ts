@@ -4,7 +4,7 @@
  * is never held back. A device not yet known is fetched in the background: its first uplink goes without
  * details, the next ones carry them. Each device is fetched at most once per refresh period (failures
  * included, so a missing right or an unknown device does not turn every uplink into a request), and at
- * once when the server reports the device changed (`invalidate`). The cache holds at most `maxDevices`
+ * once when the server reports the device changed (`invalidate`); a 429 is retried when the server says. The cache holds at most `maxDevices`
  * devices, dropping the least recently used.
  */
 import type { EndDevice } from './api/types'
@@ -111,6 +111,9 @@ export class DeviceDetailsCache {
       (err: Error) => {
         // A deleted device has no details any more; other failures keep the last known ones.
         if ((err as { kind?: string }).kind === 'not-found') entry.details = undefined
+        // Rate limited: try again when the server said, rather than after a whole refresh period.
+        const retryAfterMs = (err as { retryAfterMs?: number }).retryAfterMs
+        if (typeof retryAfterMs === 'number' && retryAfterMs < this.refreshMs) entry.fetchedAt = this.now() - this.refreshMs + retryAfterMs
         this.options.onError?.(deviceId, err)
         this.settle(deviceId, entry)
       },

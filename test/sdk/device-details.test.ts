@@ -91,6 +91,21 @@ describe('DeviceDetailsCache', () => {
     assert.equal(gets('nope'), 1)
   })
 
+  it('rate limited: read again when the server says, not a whole refresh period later', async () => {
+    const c = cache()
+    api.injectFault({ type: 'rate-limit', retryAfterSeconds: 5 })
+    c.get('dev-1')
+    await waitFor(() => errors.length === 1)
+    assert.match(errors[0], /rate limit .*wait 5 s/)
+    now += 4999
+    c.get('dev-1')
+    assert.equal(gets('dev-1'), 1)
+    now += 1
+    c.get('dev-1')
+    await waitFor(() => c.get('dev-1')?.name === 'Device 1')
+    assert.equal(gets('dev-1'), 2)
+  })
+
   it('a deleted device loses its details on the next read', async () => {
     const c = cache()
     c.get('dev-4')
