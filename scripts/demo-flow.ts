@@ -31,6 +31,8 @@ export interface AppTarget {
   recoverUrl?: string
   /** When set, the gateway nodes poll this Gateway Server for these gateways, with the key in GATEWAY_KEY_ENV. */
   gateways?: { server: string; gatewayIds: string }
+  /** When set, the HTTP API (device lists, Check connection, device details) is at this address; else derived from the server. */
+  apiUrl?: string
 }
 
 /** Node IDs, in the examples, of the nodes that name a device. */
@@ -131,6 +133,7 @@ export function pointAppAt(flow: FlowNode[], target: AppTarget): boolean {
     recover: target.recoverUrl !== undefined,
     recoverUrl: target.recoverUrl ?? '',
     lookback: 0,
+    apiUrl: target.apiUrl ?? '',
   })
   if (target.deviceId) {
     for (const n of flow) if (DEVICE_NODES.includes(n.id)) n.deviceId = target.deviceId

@@ -10,6 +10,8 @@ import { join, relative } from 'node:path'
 import { DeviceSimulator, demoDevices, SIM_GATEWAY_IDS } from '../src/simulator/devices'
 import { GatewayServerStandIn } from '../src/simulator/gateway-server'
 import { StorageStandIn } from '../src/simulator/storage'
+import { HttpApiStandIn } from '../src/simulator/http-api'
+import { demoRegistry } from '../src/simulator/demo-registry'
 import { TtsBroker } from '../src/simulator/tts-broker'
 import { type AppTarget, GATEWAY_KEY_ENV, KEY_ENV, prepareFlows } from './demo-flow'
 import { freePort, NodeRedProcess, nodeRed4, nodeRed5, portIsFree, REPO } from './node-red-process'
@@ -71,6 +73,8 @@ interface Running {
   storage?: StorageStandIn
   gateways?: GatewayServerStandIn
   gatewayTimer?: NodeJS.Timeout
+  /** The HTTP API stand-in (device registry, auth_info, rights, downlink queue), with the Storage routes too. */
+  api?: HttpApiStandIn
   devices?: DeviceSimulator
 }
 
@@ -154,6 +158,12 @@ async function main(): Promise<number> {
         gateways: [...SIM_GATEWAY_IDS],
         keys: [{ key: gatewayKey, kind: 'user', owner: 'demo-user', gatewayIds: [...SIM_GATEWAY_IDS] }],
       })
+      running.api = await HttpApiStandIn.start({
+        applications: [{ appId: SIM_APP.appId, devices: demoRegistry(demoDevices()) }],
+        keys: [{ key: apiKey, appId: SIM_APP.appId, rights: ['RIGHT_APPLICATION_ALL'], name: 'npm start demo' }],
+        broker: running.broker,
+        storage: running.storage,
+      })
       target = {
         name: `${SIM_APP.appId} (simulator)`,
         ...SIM_APP,
@@ -161,6 +171,7 @@ async function main(): Promise<number> {
         tls: false,
         recoverUrl: running.storage.url,
         gateways: { server: running.gateways.url, gatewayIds: SIM_GATEWAY_IDS.join(', ') },
+        apiUrl: running.api.url,
       }
     }
 
@@ -257,6 +268,7 @@ function banner(config: StartConfig, running: Running, target: AppTarget): void 
       `  Application: ${SIM_APP.appId}@${SIM_APP.tenant} on the built-in simulated The Things Stack (${running.broker.url})`,
       `  Storage:     the Storage Integration stand-in (${running.storage?.url}) for recovering missed uplinks`,
       `  Gateways:    ${SIM_GATEWAY_IDS.join(', ')} on the Gateway Server stand-in (${running.gateways?.url})`,
+      `  HTTP API:    the API stand-in (${running.api?.url}): device lists, Check connection, device details`,
       `  Devices:     ${demoDevices()
         .map((d) => d.deviceId)
         .join(', ')}: a join, then an uplink every ${config.intervalMs / 1000} s or so`,
@@ -287,6 +299,7 @@ async function shutdown(running: Running, reason: string, code: number): Promise
     const exit = await red.stop('SIGTERM', 15_000)
     if (exit.signal === 'SIGKILL') say('Node-RED did not stop within 15 s and was killed.')
   }
+  await running.api?.stop()
   await running.storage?.stop()
   await running.gateways?.stop()
   await running.broker?.stop()

@@ -74,3 +74,4 @@ export {
   type GatewayConnectionStats,
   type PollerStatus,
 } from './sdk/gateways'
+export { checkConnection, firstProblem, type CheckInput, type CheckReport, type CheckStep, type Needs } from './sdk/diagnose'

@@ -1,6 +1,7 @@
 /** ttn-uplink: one flow message per uplink of the selected device (or all devices). */
 import type { Delivery } from '../sdk/client'
 import type { UplinkMessage } from '../sdk/messages'
+import type { DeviceDetails } from '../sdk/device-details'
 import { summarizeUplink } from '../sdk/uplink'
 import { findApp } from './app-ref'
 import type { NodeInstance, NodeMessage, NodeRedRuntime } from './red'
@@ -10,6 +11,8 @@ export interface TtnUplinkConfig {
   app?: string
   deviceId?: string
   output?: 'auto' | 'bytes' | 'message'
+  /** *Add device details*: msg.device from the device registry (app-api.ts; the first uplink of a device may go without). */
+  details?: boolean | string
 }
 
 export function uplinkMessage(d: Delivery<UplinkMessage>, output: TtnUplinkConfig['output']): NodeMessage {
@@ -38,6 +41,12 @@ export function uplinkMessage(d: Delivery<UplinkMessage>, output: TtnUplinkConfi
   return msg
 }
 
+/** msg.device: a copy, so a flow that changes it cannot change what the next uplink carries. */
+function withDeviceDetails(device: DeviceDetails | undefined, msg: NodeMessage): NodeMessage {
+  if (device) msg.device = structuredClone(device)
+  return msg
+}
+
 export function registerTtnUplink(RED: NodeRedRuntime): void {
   function TtnUplink(this: NodeInstance, config: TtnUplinkConfig): void {
     RED.nodes.createNode(this, config)
@@ -47,9 +56,14 @@ export function registerTtnUplink(RED: NodeRedRuntime): void {
       return
     }
     const output = config.output ?? 'auto'
-    const remove = app.onUplink(config.deviceId, (d) => node.send(uplinkMessage(d, output)))
+    const details = config.details === true || config.details === 'true'
+    const releaseDetails = details ? app.api.useDeviceDetails() : undefined
+    const remove = details
+      ? app.onUplink(config.deviceId, (d) => node.send(withDeviceDetails(app.api.deviceDetails(d.deviceId), uplinkMessage(d, output))))
+      : app.onUplink(config.deviceId, (d) => node.send(uplinkMessage(d, output)))
     app.register(node)
     node.on('close', (_removed, done) => {
+      releaseDetails?.()
       remove()
       app.deregister(node, done)
     })

@@ -85,6 +85,8 @@ export interface HttpApiStandInOptions {
   storage?: StorageStandIn
   /** application_server_address of devices that do not name one (default '127.0.0.1'). */
   serverAddress?: string
+  /** Offer the device search service (default true); "not implemented on all deployments": off answers 501. */
+  searchService?: boolean
   host?: string
   port?: number
 }
@@ -157,6 +159,7 @@ export class HttpApiStandIn {
   private readonly broker: TtsBroker | undefined
   private readonly storage: StorageStandIn | undefined
   private readonly serverAddress: string
+  private readonly searchService: boolean
   private readonly requestedHost: string
   private listeningPort = 0
   private stopping: Promise<void> | undefined
@@ -166,6 +169,7 @@ export class HttpApiStandIn {
     this.broker = opts.broker
     this.storage = opts.storage
     this.serverAddress = opts.serverAddress ?? '127.0.0.1'
+    this.searchService = opts.searchService !== false
     for (const a of opts.applications) {
       const devices = new Map<string, StoredDevice>()
       this.apps.set(a.appId, devices)
@@ -351,6 +355,7 @@ export class HttpApiStandIn {
     m = /^\/api\/v3\/(search\/)?applications\/([^/]+)\/devices$/.exec(path)
     if (m && method === 'GET') {
       const appId = decodeURIComponent(m[2])
+      if (m[1] && !this.searchService) throw new Problem(501, 12, 'pkg/rpcserver', 'unimplemented', 'method SearchEndDevices not implemented')
       this.require(req, appId, RIGHTS.devicesRead)
       return this.listDevices(res, appId, query, m[1] !== undefined)
     }

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { connect, createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import { TtsBroker } from '../../src/simulator'
@@ -155,7 +155,11 @@ describe('npm start', function () {
     const flows = JSON.parse((await get(`${url}flows`)).text) as FlowNode[]
     assert.deepEqual(
       flows.filter((n) => n.type === 'tab').map((n) => n.label),
-      ['01 Receive uplinks', '02 Send a downlink and watch its fate', '03 React to joins and events', '04 Device and gateway health'],
+      // One tab per example flow, in file order.
+      readdirSync(join(REPO, 'examples'))
+        .filter((f) => f.endsWith('.json'))
+        .sort()
+        .map((f) => f.replace(/\.json$/, '')),
     )
     const app = flows.find((n) => n.type === 'ttn-app')!
     assert.deepEqual(
@@ -165,6 +169,14 @@ describe('npm start', function () {
     // Missed uplinks are recovered from the Storage Integration stand-in, which wants the key.
     const [, storageUrl] = await demo.waitFor(/Storage Integration stand-in \((http:\/\/127\.0\.0\.1:\d+)\)/)
     assert.deepEqual([app.recover, app.recoverUrl], [true, storageUrl])
+    // The HTTP API stand-in (device lists, Check connection, device details) serves the demo's devices.
+    const [, apiUrl] = await demo.waitFor(/HTTP API: +the API stand-in \((http:\/\/127\.0\.0\.1:\d+)\)/)
+    assert.equal(app.apiUrl, apiUrl)
+    const listed = await get(`${url}ttn-app/${app.id}/devices`)
+    assert.deepEqual(
+      (JSON.parse(listed.text) as { devices: { id: string }[] }).devices.map((d) => d.id).sort(),
+      ['front-door', 'my-device', 'other-device'],
+    )
     assert.equal(
       (await get(`${storageUrl}/api/v3/as/applications/demo-app/packages/storage/uplink_message`)).status,
       401,
@@ -242,6 +254,7 @@ describe('npm start', function () {
     assert.equal(alive(red), false, 'Node-RED has exited')
     assert.ok(await portRefused(Number(simPort)), 'the simulator has stopped')
     assert.ok(await portRefused(Number(new URL(storageUrl).port)), 'the storage stand-in has stopped')
+    assert.ok(await portRefused(Number(new URL(apiUrl).port)), 'the HTTP API stand-in has stopped')
     assert.ok(await portRefused(port), 'the editor port is closed')
     assert.match(demo.output, /Stopped\.\n?$/)
     assert.deepEqual(findKeys(demo.output), [], 'no API key in the output')

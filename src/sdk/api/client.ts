@@ -5,6 +5,7 @@
  * `base.app` (they differ only on The Things Network, whose Identity Server is eu1).
  */
 import { type ApiBase, resolveApiBase } from './base-url'
+import { type DeviceWatchOptions, watchDeviceChanges } from './events'
 import { ApiError, type ApiRequest, type HttpTlsOptions, apiRequest } from './http'
 import type { AuthInfo, DownlinkItem, EndDevice, QueuedDownlink } from './types'
 
@@ -53,6 +54,7 @@ export class ApiClient {
   private readonly apiKey: string
   private readonly tls: HttpTlsOptions | undefined
   private readonly timeoutMs: number | undefined
+  private readonly mqttHost: string | undefined
 
   constructor(options: ApiClientOptions) {
     if (typeof options.apiKey !== 'string' || options.apiKey.trim() === '') {
@@ -64,6 +66,7 @@ export class ApiClient {
     this.apiKey = options.apiKey.trim()
     this.tls = options.tls
     this.timeoutMs = options.timeoutMs
+    this.mqttHost = options.host?.toLowerCase()
   }
 
   /** Whose key this is, its rights and expiry (`GET /api/v3/auth_info`; needs no right). */
@@ -85,17 +88,38 @@ export class ApiClient {
     const search = options.search?.trim()
     const limit = options.limit === undefined ? undefined : clamp(options.limit, 1, 1000, 'limit')
     const page = options.page === undefined ? undefined : clamp(options.page, 1, Number.MAX_SAFE_INTEGER, 'page')
-    const path = search ? `/api/v3/search/applications/${seg(appId)}/devices` : `/api/v3/applications/${seg(appId)}/devices`
-    const res = await this.identity<{ end_devices?: EndDevice[] }>({
-      path,
-      query: { field_mask: options.fieldMask?.join(','), limit, page, order: options.order, query: search },
-      notFound: `No application ${appId} on ${hostOf(this.base.identity)}`,
-      signal: options.signal,
-    })
+    const list = (path: string, query: Record<string, string | number | undefined>) =>
+      this.identity<{ end_devices?: EndDevice[] }>({
+        path,
+        query: { field_mask: options.fieldMask?.join(','), order: options.order, ...query },
+        notFound: `No application ${appId} on ${hostOf(this.base.identity)}`,
+        signal: options.signal,
+      })
+    let res: Awaited<ReturnType<typeof list>>
+    if (search) {
+      try {
+        res = await list(`/api/v3/search/applications/${seg(appId)}/devices`, { limit, page, query: search })
+      } catch (err) {
+        // "This service is not implemented on all deployments": then search one large page here.
+        if (!(err instanceof ApiError && err.status === 501)) throw err
+        return this.searchLocally(appId, search, limit ?? 100, page ?? 1, options)
+      }
+    } else {
+      res = await list(`/api/v3/applications/${seg(appId)}/devices`, { limit, page })
+    }
     const devices = Array.isArray(res.body.end_devices) ? res.body.end_devices : []
     const header = Number(res.headers['x-total-count'])
     const total = Number.isFinite(header) && header >= 0 ? header : devices.length
     return { devices, total }
+  }
+
+  /** Search for servers without the search service: the first 1000 devices, filtered by ID and name. */
+  private async searchLocally(appId: string, search: string, limit: number, page: number, options: ListDevicesOptions): Promise<DeviceList> {
+    const fieldMask = [...new Set([...(options.fieldMask ?? []), 'name'])]
+    const { devices } = await this.listDevices(appId, { ...options, search: undefined, fieldMask, limit: 1000, page: 1 })
+    const q = search.toLowerCase()
+    const matches = devices.filter((d) => d.ids.device_id.includes(q) || d.name?.toLowerCase().includes(q) || d.ids.dev_eui?.toLowerCase().includes(q))
+    return { devices: matches.slice((page - 1) * limit, page * limit), total: matches.length }
   }
 
   /** One device from the registry with the fields asked for (`GET /api/v3/applications/{app}/devices/{dev}`). */
@@ -148,6 +172,11 @@ export class ApiClient {
     }
   }
 
+  /** Follow end_device.update / end_device.delete of the application (events API); returns the stop function. */
+  watchDeviceChanges(appId: string, handlers: Omit<DeviceWatchOptions, 'target' | 'appId'>): () => void {
+    return watchDeviceChanges({ ...handlers, appId, target: { root: this.base.identity, apiKey: this.apiKey, tls: this.tlsFor(this.base.identity) } })
+  }
+
   private queue(op: 'push' | 'replace', appId: string, deviceId: string, downlinks: DownlinkItem[], signal?: AbortSignal) {
     if (!Array.isArray(downlinks)) throw new TypeError('downlinks must be an array (an empty one clears the queue on replace).')
     return this.application<unknown>({
@@ -160,11 +189,19 @@ export class ApiClient {
   }
 
   private identity<T>(req: ApiRequest) {
-    return apiRequest<T>({ root: this.base.identity, apiKey: this.apiKey, tls: this.tls }, { timeoutMs: this.timeoutMs, ...req })
+    return apiRequest<T>({ root: this.base.identity, apiKey: this.apiKey, tls: this.tlsFor(this.base.identity) }, { timeoutMs: this.timeoutMs, ...req })
   }
 
   private application<T>(req: ApiRequest) {
-    return apiRequest<T>({ root: this.base.app, apiKey: this.apiKey, tls: this.tls }, { timeoutMs: this.timeoutMs, ...req })
+    return apiRequest<T>({ root: this.base.app, apiKey: this.apiKey, tls: this.tlsFor(this.base.app) }, { timeoutMs: this.timeoutMs, ...req })
+  }
+
+  /** The MQTT connection's SNI name is for its host: another host (eu1's Identity Server, an apiUrl) verifies its own name. */
+  private tlsFor(root: string): HttpTlsOptions | undefined {
+    if (!this.tls?.servername) return this.tls
+    if (this.mqttHost !== undefined && new URL(root).hostname.replace(/^\[|\]$/g, '') === this.mqttHost) return this.tls
+    const { servername: _servername, ...rest } = this.tls
+    return rest
   }
 
   private requireApp(): string {

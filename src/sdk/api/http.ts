@@ -94,12 +94,42 @@ export interface HttpTarget {
 const MAX_BODY_BYTES = 8 * 1024 * 1024
 
 /** Send one request and parse the JSON answer; throws ApiError for every failure. */
-export function apiRequest<T>(target: HttpTarget, req: ApiRequest): Promise<ApiResponse<T>> {
+export async function apiRequest<T>(target: HttpTarget, req: ApiRequest): Promise<ApiResponse<T>> {
+  const { res, where } = await open(target, req, false)
+  let text: string
+  try {
+    text = await readBody(res)
+  } catch (err) {
+    throw networkError(err as Error, where)
+  }
+  return answer<T>(res, text, where, req.notFound)
+}
+
+/**
+ * Send one request and hand over the response body as it streams (the events API), once the server
+ * answered 2xx; any other answer throws the same ApiError as apiRequest. The time-out covers only the
+ * wait for the response headers; the caller owns the stream (destroy it, or abort `signal`, to stop).
+ */
+export async function apiStream(target: HttpTarget, req: ApiRequest, accept = 'text/event-stream'): Promise<IncomingMessage> {
+  const { res, where } = await open(target, req, true, accept)
+  const status = res.statusCode ?? 0
+  if (status >= 200 && status < 300) return res
+  let text = ''
+  try {
+    text = await readBody(res)
+  } catch {
+    // The status says enough.
+  }
+  return answer<never>(res, text, where, req.notFound).body
+}
+
+/** Open the request; resolves at the response headers. `streaming` leaves the body to the caller. */
+function open(target: HttpTarget, req: ApiRequest, streaming: boolean, accept = 'application/json'): Promise<{ res: IncomingMessage; where: string }> {
   const url = new URL(`${target.root}${req.path}`)
   for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined && v !== '') url.searchParams.set(k, String(v))
   const where = `${url.origin}${url.pathname}`
   const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body))
-  const headers: Record<string, string | number> = { Authorization: `Bearer ${target.apiKey}`, Accept: 'application/json' }
+  const headers: Record<string, string | number> = { Authorization: `Bearer ${target.apiKey}`, Accept: accept }
   if (payload) {
     headers['Content-Type'] = 'application/json'
     headers['Content-Length'] = payload.length
@@ -116,28 +146,30 @@ export function apiRequest<T>(target: HttpTarget, req: ApiRequest): Promise<ApiR
     if (tls.servername) options.servername = tls.servername
   }
   const timeoutMs = req.timeoutMs ?? 15_000
-  return new Promise<ApiResponse<T>>((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     let settled = false
-    const finish = (err: Error | undefined, value?: ApiResponse<T>) => {
+    const finish = (err: Error | undefined, res?: IncomingMessage) => {
       if (settled) return
       settled = true
       clearTimeout(timer)
-      req.signal?.removeEventListener('abort', onAbort)
-      if (err) reject(err)
-      else resolve(value as ApiResponse<T>)
+      if (err) {
+        req.signal?.removeEventListener('abort', onAbort)
+        reject(err)
+        return
+      }
+      // A streaming caller keeps the abort wiring until the stream ends; a buffered one until the body is read.
+      ;(res as IncomingMessage).once('close', () => req.signal?.removeEventListener('abort', onAbort))
+      resolve({ res: res as IncomingMessage, where })
     }
     const send = secure ? httpsRequest : httpRequest
     const r = send(url, options, (res) => {
-      readBody(res).then(
-        (text) => {
-          try {
-            finish(undefined, answer<T>(res, text, where, req.notFound))
-          } catch (err) {
-            finish(err as Error)
-          }
-        },
-        (err: Error) => finish(networkError(err, where)),
-      )
+      if (!streaming) {
+        // The whole answer must come within the time-out.
+        res.once('end', () => clearTimeout(bodyTimer))
+        const bodyTimer = setTimeout(() => res.destroy(new ApiError('timeout', `${where} did not answer within ${timeoutMs / 1000} s: check the API address and the network.`, { code: 'ETIMEDOUT' })), timeoutMs)
+        res.once('close', () => clearTimeout(bodyTimer))
+      }
+      finish(undefined, res)
     })
     const timer = setTimeout(() => {
       finish(new ApiError('timeout', `${where} did not answer within ${timeoutMs / 1000} s: check the API address and the network.`, { code: 'ETIMEDOUT' }))
@@ -263,6 +295,7 @@ function toHeaders(h: IncomingHttpHeaders): Headers {
 const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME|SSL|TLS|EPROTO/
 
 function networkError(err: Error, where: string): ApiError {
+  if (err instanceof ApiError) return err
   const code = (err as { code?: string }).code
   const host = new URL(where).host
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {

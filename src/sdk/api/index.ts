@@ -4,5 +4,6 @@ export { ApiError, type ApiErrorKind, type HttpTlsOptions, apiRequest } from './
 export { type ApiBase, isTheThingsNetwork, normalizeApiUrl, resolveApiBase, TTN_IDENTITY_HOST } from './base-url'
 export { Right, type RightName, hasRight, rightLabel } from './rights'
 export { apiClientForMqtt } from './for-mqtt'
+export { DEVICE_CHANGE_EVENTS, type DeviceChange, type DeviceWatchOptions, watchDeviceChanges } from './events'
 export { DEVICE_DETAIL_FIELDS, type DeviceDetailField } from './types'
 export type * from './types'

@@ -95,6 +95,19 @@ describe('ApiClient (src/sdk/api/client.ts) against the HTTP API stand-in', () =
     assert.ok(api.requests.some((r) => r.path === '/api/v3/search/applications/app1/devices' && r.query.query === 'sensor-1'))
   })
 
+  it('listDevices with search on a server without the search service (501): searches the first 1000 here', async () => {
+    const plain = await HttpApiStandIn.start({ applications: [{ appId: 'app1', devices }], keys: [{ key: KEY, appId: 'app1', rights: ['RIGHT_APPLICATION_ALL'] }], searchService: false })
+    try {
+      const c = new ApiClient({ appId: 'app1', apiKey: KEY, apiUrl: plain.url })
+      const found = await c.listDevices('app1', { search: 'Field sensor 2', limit: 2 })
+      assert.equal(found.total, 4, 'Field sensor 2, 20, 21, 22')
+      assert.deepEqual(found.devices.map((d) => d.ids.device_id), ['sensor-02', 'sensor-20'])
+      assert.equal(plain.requests[0].status, 501)
+    } finally {
+      await plain.stop()
+    }
+  })
+
   it('listDevices refuses a limit the server would refuse', async () => {
     await assert.rejects(client().listDevices('app1', { limit: 5000 }), /limit must be an integer from 1 to 1000, got 5000/)
   })

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { createServer as createHttpsServer, type Server } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import { ApiError, apiRequest } from '../../../src/sdk/api'
+import { ApiClient, ApiError, apiRequest } from '../../../src/sdk/api'
 import { HttpApiStandIn } from '../../../src/simulator'
 import { type TestPki, makeTestPki } from '../../support/certs'
 
@@ -162,6 +162,16 @@ describe('apiRequest and ApiError (src/sdk/api/http.ts)', () => {
       const err = await failure(apiRequest({ root: `https://127.0.0.1:${port}`, apiKey: KEY }, { path: '/api/v3/x' }))
       assert.equal(err.kind, 'tls')
       assert.match(err.message, /TLS with 127\.0\.0\.1:\d+ failed .*check the CA for private deployments/)
+    })
+
+    it("the MQTT connection's SNI name is used only for its own host", async () => {
+      const tls = { ca: pki.caCert, servername: 'wrong.example' }
+      // The API on another host than MQTT: its certificate is checked against its own name (127.0.0.1).
+      const other = new ApiClient({ apiKey: KEY, host: 'mqtt.example', apiUrl: `https://127.0.0.1:${port}`, tls })
+      assert.deepEqual(await other.authInfo(), { ok: true })
+      // The same host as MQTT: the configured name applies, and this certificate is not for it.
+      const same = new ApiClient({ apiKey: KEY, host: '127.0.0.1', apiUrl: `https://127.0.0.1:${port}`, tls })
+      assert.equal((await failure(same.authInfo())).kind, 'tls')
     })
 
     it('skips verification only when rejectUnauthorized is false', async () => {
