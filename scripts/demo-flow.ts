@@ -15,6 +15,8 @@ export type { FlowNode }
 export const DEMO_APP_NODE = 'ex-ttn-app'
 /** The environment variable the application node's API key credential refers to. */
 export const KEY_ENV = 'TTN_API_KEY'
+/** The environment variable the gateway node's API key credential refers to (demo: the Gateway Server stand-in's key). */
+export const GATEWAY_KEY_ENV = 'TTN_GATEWAY_KEY'
 
 /** Where the demo's application node connects. */
 export interface AppTarget {
@@ -29,6 +31,10 @@ export interface AppTarget {
   recoverUrl?: string
   /** Device Repository folder for local decoding (the simulator's devices); unset: the online repository. */
   codecRepo?: string
+  /** When set, the gateway nodes poll this Gateway Server for these gateways, with the key in GATEWAY_KEY_ENV. */
+  gateways?: { server: string; gatewayIds: string }
+  /** When set, the HTTP API (device lists, Check connection, device details) is at this address; else derived from the server. */
+  apiUrl?: string
 }
 
 /** Node IDs, in the examples, of the nodes that name a device. */
@@ -132,11 +138,21 @@ export function pointAppAt(flow: FlowNode[], target: AppTarget): boolean {
     recoverUrl: target.recoverUrl ?? '',
     lookback: 0,
     codecRepo: target.codecRepo ?? '',
+    apiUrl: target.apiUrl ?? '',
   })
   if (target.deviceId) {
     for (const n of flow) if (DEVICE_NODES.includes(n.id)) n.deviceId = target.deviceId
   }
+  pointGatewaysAt(flow, target)
   return true
+}
+
+/** The gateway nodes of the examples (04), pointed at the demo's Gateway Server. */
+function pointGatewaysAt(flow: FlowNode[], target: AppTarget): void {
+  if (!target.gateways) return
+  for (const n of flow) {
+    if (n.type === 'ttn-gateway' && n.id.startsWith('ex')) Object.assign(n, { server: target.gateways.server, app: '', gatewayIds: target.gateways.gatewayIds })
+  }
 }
 
 export type PrepareResult =
@@ -185,6 +201,9 @@ export function prepareFlows(
   if (result !== 'foreign') {
     const creds = readCredentials(credFile)
     creds[DEMO_APP_NODE] = { ...creds[DEMO_APP_NODE], apiKey: '${' + KEY_ENV + '}' }
+    if (target.gateways) {
+      for (const n of flow) if (n.type === 'ttn-gateway' && n.id.startsWith('ex')) creds[n.id] = { ...creds[n.id], apiKey: '${' + GATEWAY_KEY_ENV + '}' }
+    }
     writeFileSync(credFile, JSON.stringify(creds, null, 2))
   }
   return result

@@ -7,10 +7,13 @@
 import { randomBytes } from 'node:crypto'
 import { lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs'
 import { join, relative } from 'node:path'
-import { DeviceSimulator, demoDevices } from '../src/simulator/devices'
+import { DeviceSimulator, demoDevices, SIM_GATEWAY_IDS } from '../src/simulator/devices'
+import { GatewayServerStandIn } from '../src/simulator/gateway-server'
 import { StorageStandIn } from '../src/simulator/storage'
+import { HttpApiStandIn } from '../src/simulator/http-api'
+import { demoRegistry } from '../src/simulator/demo-registry'
 import { TtsBroker } from '../src/simulator/tts-broker'
-import { type AppTarget, KEY_ENV, prepareFlows } from './demo-flow'
+import { type AppTarget, GATEWAY_KEY_ENV, KEY_ENV, prepareFlows } from './demo-flow'
 import { freePort, NodeRedProcess, nodeRed4, nodeRed5, portIsFree, REPO } from './node-red-process'
 import { parseStartOptions, type StartConfig, USAGE, UsageError } from './start-options'
 
@@ -68,7 +71,20 @@ interface Running {
   red?: NodeRedProcess
   broker?: TtsBroker
   storage?: StorageStandIn
+  gateways?: GatewayServerStandIn
+  gatewayTimer?: NodeJS.Timeout
+  /** The HTTP API stand-in (device registry, auth_info, rights, downlink queue), with the Storage routes too. */
+  api?: HttpApiStandIn
   devices?: DeviceSimulator
+}
+
+/**
+ * Tab "04 Device and gateway health": front-door goes quiet for a minute, 90 s in and then every five
+ * minutes; the basement gateway goes offline for two and a half minutes, two minutes in and then every eight.
+ */
+const HEALTH_DEMO = {
+  silentDevice: { deviceId: 'front-door', afterMs: 90_000, forMs: 60_000, everyMs: 5 * 60_000 },
+  offlineGateway: { gatewayId: 'sim-gateway-basement', afterMs: 2 * 60_000, forMs: 150_000, everyMs: 8 * 60_000 },
 }
 
 async function main(): Promise<number> {
@@ -113,6 +129,7 @@ async function main(): Promise<number> {
 
     let target: AppTarget
     let apiKey: string
+    let gatewayKey = ''
     if (config.application) {
       const a = config.application
       apiKey = a.apiKey
@@ -135,6 +152,18 @@ async function main(): Promise<number> {
         applications: [{ appId: SIM_APP.appId, apiKey }],
         broker: running.broker,
       })
+      // The Gateway Server stand-in for the gateway node of tab 04, with a user key that may read both gateways.
+      gatewayKey = demoKey()
+      running.gateways = await GatewayServerStandIn.start({
+        gateways: [...SIM_GATEWAY_IDS],
+        keys: [{ key: gatewayKey, kind: 'user', owner: 'demo-user', gatewayIds: [...SIM_GATEWAY_IDS] }],
+      })
+      running.api = await HttpApiStandIn.start({
+        applications: [{ appId: SIM_APP.appId, devices: demoRegistry(demoDevices()) }],
+        keys: [{ key: apiKey, appId: SIM_APP.appId, rights: ['RIGHT_APPLICATION_ALL'], name: 'npm start demo' }],
+        broker: running.broker,
+        storage: running.storage,
+      })
       target = {
         name: `${SIM_APP.appId} (simulator)`,
         ...SIM_APP,
@@ -143,6 +172,8 @@ async function main(): Promise<number> {
         recoverUrl: running.storage.url,
         // The simulated climate-pro-1 is decoded locally with the codec of this repository's fixture vendor.
         codecRepo: join(REPO, 'test', 'fixtures', 'device-repository'),
+        gateways: { server: running.gateways.url, gatewayIds: SIM_GATEWAY_IDS.join(', ') },
+        apiUrl: running.api.url,
       }
     }
 
@@ -160,7 +191,7 @@ async function main(): Promise<number> {
       userDir: config.userDir,
       port,
       // The credential in flows_cred.json is only the reference ${TTN_API_KEY}; the key itself is here.
-      env: { ...process.env, [KEY_ENV]: apiKey },
+      env: { ...process.env, [KEY_ENV]: apiKey, [GATEWAY_KEY_ENV]: gatewayKey },
       settings: { credentialSecret: false },
       onOutput: (text) => process.stdout.write(text),
     })
@@ -177,12 +208,17 @@ async function main(): Promise<number> {
       const username = `${SIM_APP.appId}@${SIM_APP.tenant}`
       await waitForConnection(running.broker, username, 15_000)
       if (stopping) return await stopping
+      const gs = running.gateways
       running.devices = new DeviceSimulator({
         broker: running.broker,
         username,
         intervalMs: config.intervalMs,
+        silences: [HEALTH_DEMO.silentDevice],
+        gatewayOnline: (id) => gs?.isConnected(id) ?? true,
+        onGatewayUplink: (id) => gs?.uplink(id),
       })
       running.devices.start()
+      if (gs) running.gatewayTimer = scheduleGatewayOutage(gs)
     }
     banner(config, running, target)
     return await new Promise<number>(() => undefined)
@@ -192,6 +228,18 @@ async function main(): Promise<number> {
     process.stderr.write(`${message}\n`)
     return stop('cleaning up', 1)
   }
+}
+
+/** The demo gateway goes offline and comes back on HEALTH_DEMO's schedule; the returned timer stops it. */
+function scheduleGatewayOutage(gs: GatewayServerStandIn): NodeJS.Timeout {
+  const { gatewayId, afterMs, forMs, everyMs } = HEALTH_DEMO.offlineGateway
+  const startedAt = Date.now()
+  return setInterval(() => {
+    const t = Date.now() - startedAt - afterMs
+    const down = t >= 0 && t % everyMs < forMs
+    if (down && gs.isConnected(gatewayId)) gs.disconnect(gatewayId)
+    else if (!down && !gs.isConnected(gatewayId)) gs.connect(gatewayId)
+  }, 1000)
 }
 
 /** The flow connects a moment after Node-RED is up; devices start once someone listens. */
@@ -221,6 +269,8 @@ function banner(config: StartConfig, running: Running, target: AppTarget): void 
     lines.push(
       `  Application: ${SIM_APP.appId}@${SIM_APP.tenant} on the built-in simulated The Things Stack (${running.broker.url})`,
       `  Storage:     the Storage Integration stand-in (${running.storage?.url}) for recovering missed uplinks`,
+      `  Gateways:    ${SIM_GATEWAY_IDS.join(', ')} on the Gateway Server stand-in (${running.gateways?.url})`,
+      `  HTTP API:    the API stand-in (${running.api?.url}): device lists, Check connection, device details`,
       `  Devices:     ${demoDevices()
         .map((d) => d.deviceId)
         .join(', ')}: a join, then an uplink every ${config.intervalMs / 1000} s or so`,
@@ -233,6 +283,8 @@ function banner(config: StartConfig, running: Running, target: AppTarget): void 
     'Open the editor and the debug sidebar (the bug icon at the top right): uplinks arrive there.',
     'On the tab "02 Send a downlink and watch its fate", press an inject button: the outcome',
     '(queued, sent, ack, or failed) appears in the sidebar and under the "outcome" node.',
+    'On the tab "04 Device and gateway health", front-door goes silent 90 s in (for a minute),',
+    'and sim-gateway-basement goes offline 2 minutes in (for two and a half).',
     'Ctrl-C stops everything.',
     '',
   )
@@ -243,12 +295,15 @@ function banner(config: StartConfig, running: Running, target: AppTarget): void 
 async function shutdown(running: Running, reason: string, code: number): Promise<number> {
   say(reason)
   running.devices?.stop()
+  if (running.gatewayTimer) clearInterval(running.gatewayTimer)
   const red = running.red ?? (await running.redStarting?.catch(() => undefined))
   if (red) {
     const exit = await red.stop('SIGTERM', 15_000)
     if (exit.signal === 'SIGKILL') say('Node-RED did not stop within 15 s and was killed.')
   }
+  await running.api?.stop()
   await running.storage?.stop()
+  await running.gateways?.stop()
   await running.broker?.stop()
   say('Stopped.')
   return code

@@ -27,13 +27,21 @@ function fail(reason, fix) {
   process.exit(1)
 }
 
-function findProgram(name) {
-  const dirs = [
+/** Where programs are looked for: PATH and the sbin folders (Debian puts mosquitto in /usr/sbin). */
+function searchDirs() {
+  // TTN_PREREQS_SEARCH_PATH replaces the whole list: the script's own test uses it to play a bare machine.
+  const override = process.env.TTN_PREREQS_SEARCH_PATH
+  if (override !== undefined) return override.split(delimiter).filter(Boolean)
+  return [
     ...(process.env.PATH ?? '').split(delimiter).filter(Boolean),
     '/usr/sbin',
     '/usr/local/sbin',
     '/sbin',
   ]
+}
+
+function findProgram(name) {
+  const dirs = searchDirs()
   return dirs.map((dir) => join(dir, name)).find((file) => existsSync(file))
 }
 

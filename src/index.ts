@@ -55,3 +55,41 @@ export {
   type ExampleMismatch,
 } from './sdk/codecs'
 export type * from './sdk/codecs/types'
+export {
+  ApiClient,
+  ApiError,
+  type ApiErrorKind,
+  type ApiClientOptions,
+  type ListDevicesOptions,
+  type DeviceList,
+  type StorageStatus,
+  resolveApiBase,
+  type ApiBase,
+  Right,
+  rightLabel,
+  DEVICE_DETAIL_FIELDS,
+} from './sdk/api'
+export type { AuthInfo, EndDevice, QueuedDownlink, DownlinkItem } from './sdk/api'
+export {
+  HealthTracker,
+  HealthWatch,
+  healthTrackerFor,
+  type HealthTrackerOptions,
+  type HealthEvent,
+  type HealthEventName,
+  type WatchOptions,
+  type WatchedDeviceHealth,
+  type AppHealth,
+  type DeviceHealth,
+} from './sdk/health'
+export {
+  GatewayPoller,
+  judgeGateway,
+  parseGatewayIds,
+  type GatewayPollerOptions,
+  type GatewayReport,
+  type GatewayProblem,
+  type GatewayConnectionStats,
+  type PollerStatus,
+} from './sdk/gateways'
+export { checkConnection, firstProblem, type CheckInput, type CheckReport, type CheckStep, type Needs } from './sdk/diagnose'

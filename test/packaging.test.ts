@@ -172,6 +172,7 @@ describe('packaging: what the Flow Library checks, and what the tarball holds', 
       /^nodes\/[^/]+\.(js|html)$/,
       /^nodes\/icons\/[^/]+\.(svg|png)$/,
       /^nodes\/locales\/[^/]+\/[^/]+\.(json|html)$/,
+      /^resources\/[^/]+\.js$/,
       /^dist\/src\/(index|(sdk|nodes)\/.+)\.(js|d\.ts)$/,
     ]
     const stray = tarFiles.filter((f) => !allowed.some((re) => re.test(f)))
@@ -214,6 +215,13 @@ describe('packaging: what the Flow Library checks, and what the tarball holds', 
       }
     }
     for (const entry of [pkg.main, ...Object.values(pkg['node-red']!.nodes!)]) visit(entry, 'package.json')
+    // Editor scripts: the browser loads them through <script src="resources/<package>/<file>"> in a node set's HTML.
+    for (const html of tarFiles.filter((f) => /^nodes\/[^/]+\.html$/.test(f))) {
+      for (const [, file] of readFileSync(join(REPO, html), 'utf8').matchAll(/<script[^>]+src="resources\/[^/"]+\/([^"]+)"/g)) {
+        assert.ok(shipped.has(`resources/${file}`), `resources/${file} (loaded by ${html}) is in the tarball`)
+        reached.add(`resources/${file}`)
+      }
+    }
     // A types-only module compiles to an empty one; it ships for its .d.ts and nothing loads it.
     const typesOnly = (f: string) =>
       readFileSync(join(REPO, f), 'utf8')

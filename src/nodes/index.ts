@@ -1,4 +1,5 @@
 /** What Node-RED loads (through nodes/ttn.js): registers the four node types of the "ttn" set. */
+import { registerAdminEndpoints } from './admin'
 import type { NodeRedRuntime } from './red'
 import { registerTtnApp } from './ttn-app'
 import { registerTtnDownlink } from './ttn-downlink'
@@ -10,4 +11,5 @@ export default function register(RED: NodeRedRuntime): void {
   registerTtnUplink(RED)
   registerTtnDownlink(RED)
   registerTtnEvent(RED)
+  registerAdminEndpoints(RED)
 }

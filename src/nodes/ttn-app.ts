@@ -18,6 +18,7 @@ import type { UplinkMessage } from '../sdk/messages'
 import type { EventName } from '../sdk/topics'
 import type { NodeInstance, NodeRedRuntime, NodeStatus, TlsConfigNode } from './red'
 import { attachCodecHost, type CodecHost, type CodecRepoConfig } from './codec-repo'
+import { type AppApiGlue, attachAppApi } from './app-api'
 import { RateLimitedReporter } from './rate-limit'
 import { statusFor } from './status'
 
@@ -41,6 +42,8 @@ export interface TtnAppConfig extends CodecRepoConfig {
   recover?: boolean | string
   recoverUrl?: string
   lookback?: number | string
+  /** Root of the HTTP API ('' = https://<server host>; The Things Network's device registry is on eu1): src/sdk/api/base-url.ts. */
+  apiUrl?: string
 }
 
 /** How long the connection outlives its last user, so redeploying a consumer does not reconnect. */
@@ -57,6 +60,8 @@ export interface TtnAppNode extends NodeInstance, CodecHost {
   /** Hold the down/* event subscriptions while a downlink node exists; returns the release function. */
   watchDownlinkEvents(): () => void
   sendDownlink(deviceId: unknown, payload: unknown, port: unknown, confirmed: unknown, schedule: unknown, options: SendOptions): Promise<SendResult>
+  /** The HTTP API side: needs, diagnosis, device details (app-api.ts). */
+  api: AppApiGlue
 }
 
 /** Turn the node's fields into the SDK's constructor arguments. Exported for tests. */
@@ -87,6 +92,7 @@ export function clientArguments(
     subscribeUplinks: 'on-demand',
   }
   if (config.tenant?.trim()) options.tenant = config.tenant.trim()
+  if (config.apiUrl?.trim()) options.apiUrl = config.apiUrl.trim()
   if (Number.isFinite(keepalive) && keepalive > 0) options.keepalive = keepalive
   if (config.broker === 'generic') {
     // Empty fields keep The Things Stack's defaults; the SDK validates what is set.
@@ -100,6 +106,7 @@ export function clientArguments(
     const lookbackMinutes = Number(config.lookback)
     options.recover = { enabled: true }
     if (config.recoverUrl?.trim()) options.recover.baseUrl = config.recoverUrl.trim()
+    else if (options.apiUrl) options.recover.baseUrl = options.apiUrl
     if (Number.isFinite(lookbackMinutes) && lookbackMinutes > 0) options.recover.lookbackMs = lookbackMinutes * 60_000
   }
   return { address: server, options }
@@ -128,12 +135,14 @@ export function registerTtnApp(RED: NodeRedRuntime): void {
     node.configError = undefined
     let tlsVerificationOff = false
     let serverAddress = ''
+    let clientOptions: MQTTClientOptions = {}
     try {
       const apiKey = node.credentials?.apiKey
       if (!apiKey?.trim()) throw new Error(RED._('ttn.errors.missingKey'))
       const tlsNode = config.tlsConfig ? (RED.nodes.getNode(config.tlsConfig) as TlsConfigNode | null) : null
       const { address, options } = clientArguments(config, tlsNode ?? undefined)
       serverAddress = address
+      clientOptions = options
       const saved = recoveryCheckpoints.get(node.id)
       recoveryCheckpoints.delete(node.id)
       if (options.recover && saved && saved.appId === config.appId && saved.server === address) options.recover.resumeFrom = saved.checkpoint
@@ -150,9 +159,21 @@ export function registerTtnApp(RED: NodeRedRuntime): void {
       lastStatus = status
       for (const u of users.values()) u.status(status)
     }
+    const api = attachAppApi({
+      RED,
+      node,
+      client,
+      appId: config.appId ?? '',
+      apiKey: node.credentials?.apiKey ?? '',
+      address: serverAddress,
+      options: clientOptions,
+      users,
+      refresh: () => client && broadcast(api.status(client.status, statusFor(RED, client.status))),
+    })
+    node.api = api
     if (client) {
       client.on('status', (s: ConnectionStatus) => {
-        broadcast(statusFor(RED, s))
+        broadcast(api.status(s, statusFor(RED, s)))
         if (s.state === 'connected') loggedHint = undefined
         // The full hint goes to the log once per distinct problem, not once per attempt.
         if (s.hint && s.hint !== loggedHint && (s.state === 'not-authorized' || s.state === 'reconnecting')) {
@@ -205,6 +226,7 @@ export function registerTtnApp(RED: NodeRedRuntime): void {
     }
 
     node.on('close', (removed, done) => {
+      api.close()
       if (graceTimer) clearTimeout(graceTimer)
       graceTimer = undefined
       users.clear()

@@ -28,8 +28,8 @@ export function registerTtnEvent(RED: NodeRedRuntime): void {
     try {
       remove = app.onEvent(event, config.deviceId, (d) => {
         // The first node to take a delivery gets the parsed message, every other node a copy.
-        const { message, body } = d.take()
-        node.send({ topic: d.topic, event: d.event, deviceId: d.deviceId, payload: body, ttn: message })
+        const message = d.take()
+        node.send({ topic: d.topic, event: d.event, deviceId: d.deviceId, payload: d.bodyIn(message), ttn: message })
       })
     } catch (err) {
       node.status({ fill: 'red', shape: 'ring', text: 'ttn.status.configError' })

@@ -1,6 +1,7 @@
 /** ttn-uplink: one flow message per uplink of the selected device (or all devices). */
 import type { Delivery } from '../sdk/client'
 import type { UplinkMessage } from '../sdk/messages'
+import type { DeviceDetails } from '../sdk/device-details'
 import { summarizeUplink } from '../sdk/uplink'
 import { findApp } from './app-ref'
 import { createUplinkDecoding, type UplinkDecodingConfig } from './uplink-decoding'
@@ -11,11 +12,13 @@ export interface TtnUplinkConfig extends UplinkDecodingConfig {
   app?: string
   deviceId?: string
   output?: 'auto' | 'bytes' | 'message'
+  /** *Add device details*: msg.device from the device registry (app-api.ts; the first uplink of a device may go without). */
+  details?: boolean | string
 }
 
 export function uplinkMessage(d: Delivery<UplinkMessage>, output: TtnUplinkConfig['output']): NodeMessage {
   // The first node to take a delivery gets the parsed message, every other node a copy (Delivery.take).
-  const { message } = d.take()
+  const message = d.take()
   const s = summarizeUplink(message)
   const payload = output === 'message' ? message : output === 'bytes' ? s.bytes : (s.decoded ?? s.bytes)
   const msg: NodeMessage = {
@@ -39,6 +42,12 @@ export function uplinkMessage(d: Delivery<UplinkMessage>, output: TtnUplinkConfi
   return msg
 }
 
+/** msg.device: a copy, so a flow that changes it cannot change what the next uplink carries. */
+function withDeviceDetails(device: DeviceDetails | undefined, msg: NodeMessage): NodeMessage {
+  if (device) msg.device = structuredClone(device)
+  return msg
+}
+
 export function registerTtnUplink(RED: NodeRedRuntime): void {
   function TtnUplink(this: NodeInstance, config: TtnUplinkConfig): void {
     RED.nodes.createNode(this, config)
@@ -48,15 +57,22 @@ export function registerTtnUplink(RED: NodeRedRuntime): void {
       return
     }
     const output = config.output ?? 'auto'
-    // Local decoding (docs/codecs.md); undefined for decode = server, which keeps the plain path.
+    const details = config.details === true || config.details === 'true'
+    const releaseDetails = details ? app.api.useDeviceDetails() : undefined
+    // Local decoding (docs/codecs.md); undefined for decode = server, which keeps the plain paths.
     const decoding = createUplinkDecoding(RED._, node, config, app)
     const send = (m: NodeMessage) => node.send(m)
     const remove = decoding
-      ? app.onUplink(config.deviceId, (d) => decoding.handle(uplinkMessage(d, output), send))
-      : app.onUplink(config.deviceId, (d) => node.send(uplinkMessage(d, output)))
+      ? app.onUplink(config.deviceId, (d) =>
+          decoding.handle(details ? withDeviceDetails(app.api.deviceDetails(d.deviceId), uplinkMessage(d, output)) : uplinkMessage(d, output), send),
+        )
+      : details
+        ? app.onUplink(config.deviceId, (d) => node.send(withDeviceDetails(app.api.deviceDetails(d.deviceId), uplinkMessage(d, output))))
+        : app.onUplink(config.deviceId, (d) => node.send(uplinkMessage(d, output)))
     app.register(node)
     node.on('close', (_removed, done) => {
       decoding?.close()
+      releaseDetails?.()
       remove()
       app.deregister(node, done)
     })

@@ -61,6 +61,8 @@ export interface MQTTClientOptions extends BrokerModeOptions {
    * see docs "Recovering missed uplinks"). Recovered uplinks reach listeners with `recovered: true`.
    */
   recover?: RecoveryOptions
+  /** Root of The Things Stack's HTTP API (listQueue, clearQueue; src/sdk/api/base-url.ts): default https://<MQTT host>. */
+  apiUrl?: string
   // Generic broker mode (BrokerModeOptions, for traffic bridged into another broker; see README "Scale-out"):
   // topicPrefix replaces `v3/{app@tenant}`, username overrides the login, protocolVersion 5 is allowed,
   // sharedGroup subscribes as `$share/{group}/...`.

@@ -34,6 +34,8 @@ import type { DownlinkOutcome, WaitTarget } from './downlink-tracker'
 import { Downlinks } from './downlinks'
 import { Inbound } from './inbound'
 import type { UplinkMessage, V3Envelope } from './messages'
+import { type ApiClient, apiClientForMqtt, type QueuedDownlink } from './api'
+import { checkedDeviceId } from './api/for-mqtt'
 import { Recovery, type RecoveryCheckpoint, type RecoveryOptions, resolveRecovery } from './recovery'
 import { Session } from './session'
 import { Subscriptions } from './subscriptions'
@@ -64,6 +66,8 @@ export class MQTTClient extends EventEmitter<ClientEvents<MQTTClient>> {
   private readonly downlinks: Downlinks
   private readonly recovery: Recovery | undefined
   private foreverWaiters: (() => void)[] = []
+  /** For the HTTP API client (src/sdk/api): the address and TLS settings the MQTT connection uses. */
+  private readonly apiSettings: Pick<MQTTClientOptions, 'apiUrl' | 'tls'>
 
   private uplinkCallback: UplinkCallback<MQTTClient> | undefined
   private connectCallback: ConnectCallback<MQTTClient> | undefined
@@ -83,6 +87,7 @@ export class MQTTClient extends EventEmitter<ClientEvents<MQTTClient>> {
       )
     }
     this.accessKey = appAccessKey.trim()
+    this.apiSettings = { apiUrl: options.apiUrl, tls: options.tls }
     const address = parseAddress(mqttAddress, options.tls?.enabled)
     const identity: Identity = resolveIdentity(appID, address.host, options.tenant, this.api)
     this.appId = identity.appId
@@ -260,7 +265,7 @@ export class MQTTClient extends EventEmitter<ClientEvents<MQTTClient>> {
 
   /** Deliver messages obtained elsewhere (e.g. recovered from storage) through the normal listener path. */
   deliver(delivery: Delivery | DeliveryInit<V3Envelope | UplinkMessage>): void {
-    this.inbound.deliver(delivery instanceof Delivery ? delivery : new Delivery(delivery))
+    this.inbound.deliver(delivery instanceof Delivery ? delivery : Delivery.from(delivery))
   }
 
   /**
@@ -297,6 +302,30 @@ export class MQTTClient extends EventEmitter<ClientEvents<MQTTClient>> {
     return this.downlinks.send(deviceID, payload, port, confirmation, schedule, options)
   }
 
+  // ---- HTTP API (src/sdk/api): same key, host and TLS settings as the MQTT connection
+  private apiClient: ApiClient | undefined
+  /** The application's HTTP API client (created on first use). */
+  get http(): ApiClient {
+    this.apiClient ??= apiClientForMqtt({
+      appId: this.appId,
+      apiKey: this.accessKey,
+      host: this.host,
+      apiUrl: this.apiSettings.apiUrl,
+      tls: this.apiSettings.tls,
+    })
+    return this.apiClient
+  }
+
+  /** The device's downlink queue, read over HTTP (MQTT cannot list it). Rejects with ApiError. */
+  async listQueue(deviceId: string): Promise<QueuedDownlink[]> {
+    return this.http.listQueue(this.appId, checkedDeviceId(deviceId))
+  }
+
+  /** Empty the device's downlink queue over HTTP (a synchronous answer, unlike an MQTT replace). */
+  async clearQueue(deviceId: string): Promise<void> {
+    return this.http.replaceQueue(this.appId, checkedDeviceId(deviceId), [])
+  }
+
   /** Wait for the outcome of a downlink sent earlier by this client. */
   waitForDownlink(
     correlationId: string,
@@ -329,14 +358,7 @@ export class MQTTClient extends EventEmitter<ClientEvents<MQTTClient>> {
     return new Recovery(settings, {
       deliver: (message, deviceId) =>
         this.inbound.deliver(
-          new Delivery({
-            event: 'up',
-            deviceId,
-            topic: `${this.topics.root}/devices/${deviceId}/up`,
-            message: message as V3Envelope,
-            body: message.uplink_message,
-            recovered: true,
-          }),
+          new Delivery('up', deviceId, `${this.topics.root}/devices/${deviceId}/up`, message as V3Envelope, message.uplink_message, true),
         ),
       listening: () => this.subscriptions.holds('up') > 0,
       progress: (recovering) => {

@@ -5,7 +5,7 @@
  * consumer changing what it received can never change what another sees.
  */
 import type { UplinkMessage, V3Envelope } from './messages'
-import { type Api, type EventName, V3_BODY_KEY } from './topics'
+import { type EventName, V3_BODY_KEY } from './topics'
 
 export interface DeliveryInit<M> {
   event: EventName
@@ -29,31 +29,39 @@ export class Delivery<M = V3Envelope | UplinkMessage> {
   readonly recovered: boolean
   private taken = false
 
-  constructor(init: DeliveryInit<M>) {
-    this.event = init.event
-    this.deviceId = init.deviceId
-    this.topic = init.topic
-    this.message = init.message
-    this.body = init.body
-    this.recovered = init.recovered === true
+  // Positional, not an init object: one allocation per message on the hot path, not two.
+  constructor(event: EventName, deviceId: string, topic: string, message: M, body: unknown, recovered = false) {
+    this.event = event
+    this.deviceId = deviceId
+    this.topic = topic
+    this.message = message
+    this.body = body
+    this.recovered = recovered
+  }
+
+  static from<M>(init: DeliveryInit<M>): Delivery<M> {
+    return new Delivery(init.event, init.deviceId, init.topic, init.message, init.body, init.recovered === true)
   }
 
   /**
-   * The message (and its body) for a listener that hands it on or changes it: the parsed object on
-   * the first call, a deep copy on every later call.
+   * The message for a listener that hands it on or changes it: the parsed object on the first call,
+   * a deep copy on every later call. (No wrapper object: this runs once per listener per message.)
    */
-  take(): { message: M; body: unknown } {
-    if (!this.taken) {
-      this.taken = true
-      return { message: this.message, body: this.body }
-    }
-    const message = structuredClone(this.message)
-    return { message, body: this.body === this.message ? message : bodyOf(message, this.event) }
+  take(): M {
+    if (this.taken) return structuredClone(this.message)
+    this.taken = true
+    return this.message
+  }
+
+  /** The event's body inside `message`: this delivery's message or a copy `take()` returned. */
+  bodyIn(message: M): unknown {
+    if (message === this.message) return this.body
+    // A v2 message is its own body.
+    return this.body === this.message ? message : bodyOf(message, this.event)
   }
 }
 
-/** Where an event's body sits in a v3 message; v2 messages are their own body. */
-export function bodyOf(message: unknown, event: EventName, api: Api = 'v3'): unknown {
-  if (api === 'v2') return message
+/** Where an event's body sits in a v3 message. */
+function bodyOf(message: unknown, event: EventName): unknown {
   return (message as Record<string, unknown>)[V3_BODY_KEY[event]]
 }

@@ -126,7 +126,7 @@ export class Inbound {
     this.dispatcher.dispatch(
       event,
       deviceId,
-      new Delivery({ event, deviceId, topic, message: message as V3Envelope, body }),
+      new Delivery(event, deviceId, topic, message as V3Envelope, body),
       this.onListenerError,
     )
   }

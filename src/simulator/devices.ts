@@ -159,6 +159,8 @@ const GATEWAYS = [
   { gateway_id: 'sim-gateway-roof', eui: 'B827EBFFFE000001' },
   { gateway_id: 'sim-gateway-basement', eui: 'B827EBFFFE000002' },
 ]
+/** The IDs of the simulated gateways that hear the devices (the nearer one first). */
+export const SIM_GATEWAY_IDS: readonly string[] = GATEWAYS.map((g) => g.gateway_id)
 /** The eight default EU868 uplink channels, by channel index. */
 const EU868_CHANNELS_HZ = [
   868100000, 868300000, 868500000, 867100000, 867300000, 867500000, 867700000, 867900000,
@@ -186,6 +188,34 @@ export interface DeviceSimulatorOptions {
   random?: () => number
   /** Called when publishing fails (only while the broker stops). Default: ignore. */
   onError?: (err: Error) => void
+
+  // ---- Health scenarios (device health and gateway status): all off unless set.
+  /** Devices that stop sending for a while (nothing transmitted, the counter stays), once or repeating. */
+  silences?: DeviceSilence[]
+  /** Chance that an uplink is sent but reaches no gateway: its counter is used, nothing is published. Default 0. */
+  lossChance?: number
+  /** Chance, before an uplink, that the device restarts its counter without a join (an ABP device rebooting). Default 0. */
+  resetChance?: number
+  /** Whether a gateway is on the air now; an uplink heard by no gateway that is on the air is lost. Default: all are. */
+  gatewayOnline?: (gatewayId: string) => boolean
+  /** Told of every gateway that forwarded an uplink (a Gateway Server stand-in counts them). */
+  onGatewayUplink?: (gatewayId: string) => void
+}
+
+/** A device that sends nothing from `afterMs` after start() for `forMs`, again every `everyMs` when set. */
+export interface DeviceSilence {
+  deviceId: string
+  afterMs: number
+  forMs: number
+  everyMs?: number
+}
+
+/** True when `silence` keeps its device quiet `elapsedMs` after the start. */
+export function inSilence(silence: DeviceSilence, elapsedMs: number): boolean {
+  const t = elapsedMs - silence.afterMs
+  if (t < 0) return false
+  const phase = silence.everyMs && silence.everyMs > 0 ? t % silence.everyMs : t
+  return phase < silence.forMs
 }
 
 interface DeviceState {
@@ -197,7 +227,7 @@ interface DeviceState {
 /** Drives a set of simulated devices: each joins, then sends uplinks until stop(). */
 export class DeviceSimulator {
   /** What was published so far, for tests and the demo's log. */
-  readonly counts = { joins: 0, uplinks: 0 }
+  readonly counts = { joins: 0, uplinks: 0, lost: 0, resets: 0, silentTicks: 0 }
   private readonly devices: DeviceState[]
   private readonly timers = new Set<NodeJS.Timeout>()
   private readonly intervalMs: number
@@ -206,6 +236,7 @@ export class DeviceSimulator {
   private readonly applicationId: string
   private readonly tenant: string | null
   private running = false
+  private startedAt = 0
 
   constructor(private readonly opts: DeviceSimulatorOptions) {
     this.devices = (opts.devices ?? demoDevices()).map((profile) => ({ profile, fCnt: 0, sessionKeyId: '' }))
@@ -223,6 +254,7 @@ export class DeviceSimulator {
   start(): void {
     if (this.running) return
     this.running = true
+    this.startedAt = Date.now()
     const spacing = Math.min(1000, this.intervalMs / Math.max(1, this.devices.length))
     this.devices.forEach((d, i) => {
       this.later(i * spacing, async () => {
@@ -251,8 +283,24 @@ export class DeviceSimulator {
   private async tick(d: DeviceState): Promise<void> {
     const jitter = 1 + (this.random() * 2 - 1) * 0.1
     this.later(this.intervalMs * jitter, () => this.tick(d))
+    if (this.silenced(d.profile.deviceId)) {
+      this.counts.silentTicks++
+      return
+    }
     if (this.random() < this.rejoinChance) await this.join(d)
+    // A restart right after frame 0 would only repeat frame 0: counted as a reset when the count had moved on.
+    if (this.opts.resetChance && this.random() < this.opts.resetChance && d.fCnt > 1) {
+      d.fCnt = 0
+      this.counts.resets++
+    }
     await this.uplink(d)
+  }
+
+  private silenced(deviceId: string): boolean {
+    const silences = this.opts.silences
+    if (!silences) return false
+    const elapsed = Date.now() - this.startedAt
+    return silences.some((x) => x.deviceId === deviceId && inSilence(x, elapsed))
   }
 
   private async join(d: DeviceState): Promise<void> {
@@ -277,6 +325,14 @@ export class DeviceSimulator {
     if (profile.formatter) body.decoded_payload = reading.decoded
     if (profile.versionIds) body.version_ids = profile.versionIds
     d.fCnt++
+    // Health scenarios: lost on the air, or heard only by gateways that are on the air.
+    const { gatewayOnline, lossChance, onGatewayUplink } = this.opts
+    if (gatewayOnline && body.rx_metadata) body.rx_metadata = body.rx_metadata.filter((m) => gatewayOnline(String(m.gateway_ids?.gateway_id)))
+    if ((lossChance && this.random() < lossChance) || body.rx_metadata?.length === 0) {
+      this.counts.lost++
+      return
+    }
+    if (onGatewayUplink) for (const m of body.rx_metadata ?? []) onGatewayUplink(String(m.gateway_ids?.gateway_id))
     this.counts.uplinks++
     await this.opts.broker.publishUplink(this.opts.username, profile.deviceId, body)
   }

@@ -114,6 +114,8 @@ for (const [title, runtimeOf, major] of runtimes) {
     let red: NodeRedProcess | undefined
     let browser: EditorBrowser | undefined
     let devices: DeviceSimulator | undefined
+    /** How many nodes of the example flows use the shared application node. */
+    let appUsers = 0
 
     const page = () => browser!.page
     const noProblems = () =>
@@ -193,6 +195,7 @@ for (const [title, runtimeOf, major] of runtimes) {
         server: `127.0.0.1:${broker.port}`,
         tls: false,
       })
+      appUsers = flow.filter((n) => n.app === APP_NODE).length
       await red.api('POST', 'flows', { flows: flow })
       browser = await EditorBrowser.launch()
       await browser.openEditor(red.url, 'ttn-uplink')
@@ -255,8 +258,9 @@ for (const [title, runtimeOf, major] of runtimes) {
         .waitFor({ timeout: 5000 })
       const entry = sidebar.locator('.red-ui-palette-node-config', { hasText: `${APP.appId} (simulator)` })
       assert.equal(await entry.count(), 1)
-      // Used by the ten ttn nodes of the example tabs (01-03: five; 05 and 06, local codecs: five).
-      assert.equal(squash(await entry.locator('.red-ui-palette-icon-container').textContent()), '10')
+      // Used by every ttn node of the example tabs.
+      assert.ok(appUsers >= 5)
+      assert.equal(squash(await entry.locator('.red-ui-palette-icon-container').textContent()), String(appUsers))
       noProblems()
     })
 
@@ -366,6 +370,61 @@ for (const [title, runtimeOf, major] of runtimes) {
       assert.equal(await hasError('#node-config-input-codecRepoUrl'), true, 'a non-http(s) repository URL is flagged')
       await type('#node-config-input-codecRepoUrl', '')
       assert.equal(await hasError('#node-config-input-codecRepoUrl'), false)
+      await browser!.closeTray('cancel')
+      noProblems()
+    })
+
+    it('opens the ttn-monitor and ttn-gateway dialogs (tab 04): bad values flagged, the server row follows "Server from"', async () => {
+      const health = JSON.parse(readFileSync(join(REPO, 'nodes', 'locales', 'en-US', 'ttn-health.json'), 'utf8'))['ttn-health'] as {
+        paletteLabel: Record<string, string>
+      }
+      const open = async (id: string, label: string) => {
+        await showTab('demo-tab-4')
+        await page().evaluate((i) => {
+          const { RED } = globalThis as unknown as EditorWindow
+          const node = RED.nodes.node(i)
+          if (!node) throw new Error(`no node ${i} in the editor`)
+          RED.editor.edit(node)
+        }, id)
+        return browser!.trayOpened(new RegExp(`Edit ${label} node`))
+      }
+      let tray = await open('ex4-monitor', health.paletteLabel.monitor)
+      for (const field of ['app', 'deviceId', 'silentAfter', 'summaryEvery', 'name']) {
+        assert.equal(await tray.locator(`#node-input-${field}`).isVisible(), true, `monitor field ${field} shown`)
+      }
+      for (const [field, bad, good] of [
+        ['silentAfter', 'soon', '90'],
+        ['silentAfter', '-1', '0'],
+        ['summaryEvery', 'x', '3600'],
+        ['deviceId', 'My Device', ''],
+      ]) {
+        await type(`#node-input-${field}`, bad)
+        assert.equal(await hasError(`#node-input-${field}`), true, `${field} "${bad}" flagged`)
+        await type(`#node-input-${field}`, good)
+        assert.equal(await hasError(`#node-input-${field}`), false, `${field} "${good}" accepted`)
+      }
+      await browser!.closeTray('cancel')
+
+      tray = await open('ex4-gateway', health.paletteLabel.gateway)
+      assert.equal(await tray.locator('#node-input-apiKey').getAttribute('type'), 'password')
+      const serverRow = tray.locator('.ttn-health-row-server')
+      const appRow = tray.locator('.ttn-health-row-app')
+      assert.deepEqual([await serverRow.isVisible(), await appRow.isVisible()], [true, false])
+      await tray.locator('#node-input-source').selectOption('app')
+      assert.deepEqual([await serverRow.isVisible(), await appRow.isVisible()], [false, true])
+      await tray.locator('#node-input-source').selectOption('server')
+      assert.deepEqual([await serverRow.isVisible(), await appRow.isVisible()], [true, false])
+      for (const [field, bad, good] of [
+        ['gatewayIds', 'B827EBFFFE000001', 'gw-one, gw-two'],
+        ['gatewayIds', '', 'my-gateway'],
+        ['interval', '10', '60'],
+      ]) {
+        await type(`#node-input-${field}`, bad)
+        assert.equal(await hasError(`#node-input-${field}`), true, `${field} "${bad}" flagged`)
+        await type(`#node-input-${field}`, good)
+        assert.equal(await hasError(`#node-input-${field}`), false, `${field} "${good}" accepted`)
+      }
+      await browser!.screenshot(shot('ttn-gateway-dialog'))
       await browser!.closeTray('cancel')
       noProblems()
     })

@@ -250,12 +250,16 @@ for (const [title, runtimeOf, major] of runtimes) {
         }[]
       >('GET', 'nodes')
       const ours = nodes.filter((n) => n.module === PKG.name)
-      assert.equal(ours.length, 1, `one node set of ${PKG.name} in ${JSON.stringify(nodes.map((n) => n.id))}`)
-      const [set] = ours
-      assert.equal(set.err, undefined, `loaded without error: ${set.err}`)
-      assert.equal(set.enabled, true)
-      assert.equal(set.version, PKG.version)
-      assert.deepEqual([...set.types].sort(), ['ttn-app', 'ttn-downlink', 'ttn-event', 'ttn-uplink'])
+      // The node sets of package.json "node-red".nodes: "ttn" and "ttn-health" (ttn-monitor, ttn-gateway).
+      assert.deepEqual(ours.map((n) => n.id).sort(), [`${PKG.name}/ttn`, `${PKG.name}/ttn-health`], `our node sets in ${JSON.stringify(nodes.map((n) => n.id))}`)
+      for (const set of ours) {
+        assert.equal(set.err, undefined, `${set.id} loaded without error: ${set.err}`)
+        assert.equal(set.enabled, true)
+        assert.equal(set.version, PKG.version)
+      }
+      const typesOf = (id: string) => [...(ours.find((n) => n.id === `${PKG.name}/${id}`)?.types ?? [])].sort()
+      assert.deepEqual(typesOf('ttn'), ['ttn-app', 'ttn-downlink', 'ttn-event', 'ttn-uplink'])
+      assert.deepEqual(typesOf('ttn-health'), ['ttn-gateway', 'ttn-monitor'])
       // It is the installed copy, not a link to the source tree.
       const installed = join(userDir!, 'node_modules', PKG.name)
       const mod = await red!.api<{ path: string; user: boolean }>('GET', `nodes/${PKG.name}`)

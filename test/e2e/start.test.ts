@@ -7,10 +7,11 @@
  */
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { connect, createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import { TtsBroker } from '../../src/simulator'
+import { demoDevices } from '../../src/simulator/devices'
 import {
   alive,
   childPids,
@@ -25,6 +26,8 @@ import { waitFor } from '../support/wait'
 
 /** What the demo's credentials file must hold: a reference to the environment, never a key. */
 const KEY_REFERENCE = { 'ex-ttn-app': { apiKey: '$' + '{TTN_API_KEY}' } }
+/** Against the simulator the gateway node of tab 04 has its key by reference too. */
+const SIM_KEY_REFERENCE = { ...KEY_REFERENCE, 'ex4-gateway': { apiKey: '$' + '{TTN_GATEWAY_KEY}' } }
 
 const START = join(REPO, 'dist', 'scripts', 'start.js')
 
@@ -153,13 +156,11 @@ describe('npm start', function () {
     const flows = JSON.parse((await get(`${url}flows`)).text) as FlowNode[]
     assert.deepEqual(
       flows.filter((n) => n.type === 'tab').map((n) => n.label),
-      [
-        '01 Receive uplinks',
-        '02 Send a downlink and watch its fate',
-        '03 React to joins and events',
-        '05 Decode uplinks locally',
-        '06 Encode downlinks locally',
-      ],
+      // One tab per example flow, in file order.
+      readdirSync(join(REPO, 'examples'))
+        .filter((f) => f.endsWith('.json'))
+        .sort()
+        .map((f) => f.replace(/\.json$/, '')),
     )
     const app = flows.find((n) => n.type === 'ttn-app')!
     assert.deepEqual(
@@ -169,6 +170,14 @@ describe('npm start', function () {
     // Missed uplinks are recovered from the Storage Integration stand-in, which wants the key.
     const [, storageUrl] = await demo.waitFor(/Storage Integration stand-in \((http:\/\/127\.0\.0\.1:\d+)\)/)
     assert.deepEqual([app.recover, app.recoverUrl], [true, storageUrl])
+    // The HTTP API stand-in (device lists, Check connection, device details) serves the demo's devices.
+    const [, apiUrl] = await demo.waitFor(/HTTP API: +the API stand-in \((http:\/\/127\.0\.0\.1:\d+)\)/)
+    assert.equal(app.apiUrl, apiUrl)
+    const listed = await get(`${url}ttn-app/${app.id}/devices`)
+    assert.deepEqual(
+      (JSON.parse(listed.text) as { devices: { id: string }[] }).devices.map((d) => d.id).sort(),
+      ['front-door', 'my-device', 'other-device'],
+    )
     assert.equal(
       (await get(`${storageUrl}/api/v3/as/applications/demo-app/packages/storage/uplink_message`)).status,
       401,
@@ -181,6 +190,10 @@ describe('npm start', function () {
       10_000,
       'the uplink node connected',
     )
+    // Tab 04: the gateway node polls the Gateway Server stand-in, the monitor counts the devices.
+    await waitFor(() => comms.statuses('ex4-gateway').includes('2 online, 0 offline'), 10_000, 'both gateways online')
+    const deviceCount = demoDevices().length
+    await waitFor(() => comms.statuses('ex4-monitor').includes(`${deviceCount} devices, none silent`), 10_000, `the monitor sees the ${deviceCount} devices`)
     // Decoded by the application (my-device), and bytes decoded by the example's function node (other-device).
     await waitFor(
       () => comms.debug('ex1-debug-payload').some((d) => String(d.topic).endsWith('/my-device/up')),
@@ -209,7 +222,7 @@ describe('npm start', function () {
     await waitFor(() => comms.debug('ex2-debug-error').length === 1, 5000, 'the error at the Catch node')
 
     // The key only ever exists in the environment of the Node-RED process.
-    assert.deepEqual(JSON.parse(readFileSync(join(userDir, 'flows_cred.json'), 'utf8')), KEY_REFERENCE)
+    assert.deepEqual(JSON.parse(readFileSync(join(userDir, 'flows_cred.json'), 'utf8')), SIM_KEY_REFERENCE)
     assert.deepEqual(findKeys(readFileSync(join(userDir, 'flows.json'), 'utf8')), [])
 
     // A change made in the editor, to be kept by the next start.
@@ -243,6 +256,7 @@ describe('npm start', function () {
     assert.equal(alive(red), false, 'Node-RED has exited')
     assert.ok(await portRefused(Number(simPort)), 'the simulator has stopped')
     assert.ok(await portRefused(Number(new URL(storageUrl).port)), 'the storage stand-in has stopped')
+    assert.ok(await portRefused(Number(new URL(apiUrl).port)), 'the HTTP API stand-in has stopped')
     assert.ok(await portRefused(port), 'the editor port is closed')
     assert.match(demo.output, /Stopped\.\n?$/)
     assert.deepEqual(findKeys(demo.output), [], 'no API key in the output')

@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict'
 import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
+import type { MQTTClient } from '../../src/sdk/client'
 import type { V3DownlinkRequest } from '../../src/sdk/messages'
-import { TtsBroker } from '../../src/simulator'
-import { catchNode, collect, commentNode, functionNode, helper, injectNode, record, ttnNodes } from '../support/node-red'
+import { GatewayServerStandIn, TtsBroker } from '../../src/simulator'
+import { catchNode, collect, commentNode, functionNode, healthNodes, helper, injectNode, record, ttnNodes } from '../support/node-red'
 import { waitFor } from '../support/wait'
 
 const KEY = 'NNSXS.EXAMPLES.TESTKEY'
@@ -16,12 +17,13 @@ const EXAMPLES = join(__dirname, '..', '..', '..', 'examples')
 
 type FlowNode = Record<string, unknown> & { id: string; type: string }
 
-function loadExample(file: string, port: number): FlowNode[] {
+function loadExample(file: string, port: number, gatewayServer?: string): FlowNode[] {
   const flow = JSON.parse(readFileSync(join(EXAMPLES, file), 'utf8')) as FlowNode[]
   // Import → Examples puts the flow nodes on the current tab and keeps config nodes global.
   const tab: FlowNode = { id: 'example-tab', type: 'tab', label: file }
   const nodes = flow.map((n): FlowNode => {
     if (n.type === 'ttn-app') return { ...n, server: `127.0.0.1:${port}`, tls: false, tenant: 'ttn' }
+    if (n.type === 'ttn-gateway' && gatewayServer) return { ...n, server: gatewayServer, z: tab.id }
     if (n.type === 'debug') return { id: n.id, type: 'helper', z: tab.id }
     return { ...n, z: tab.id }
   })
@@ -37,7 +39,7 @@ describe('example flows do what their comments say', () => {
     await helper.unload()
     await broker.stop()
   })
-  const modules = [ttnNodes, injectNode, functionNode, catchNode, commentNode]
+  const modules = [ttnNodes, healthNodes, injectNode, functionNode, catchNode, commentNode]
   const subscribed = (filter: string) =>
     waitFor(() => broker.clientIds().some((id) => broker.subscriptionsOf(id).includes(filter)), 5000, filter)
 
@@ -52,7 +54,7 @@ describe('example flows do what their comments say', () => {
       assert.ok(flow.every((n) => n.credentials === undefined), `${f} has no credentials`)
       for (const n of flow) types.add(n.type)
     }
-    for (const t of ['ttn-app', 'ttn-uplink', 'ttn-downlink', 'ttn-event']) assert.ok(types.has(t), `${t} is in an example`)
+    for (const t of ['ttn-app', 'ttn-uplink', 'ttn-downlink', 'ttn-event', 'ttn-monitor', 'ttn-gateway']) assert.ok(types.has(t), `${t} is in an example`)
   })
 
   it('01 Receive uplinks: decoded payloads, bytes decoded by the function node, and one device as the whole message', async () => {
@@ -115,5 +117,45 @@ describe('example flows do what their comments say', () => {
     assert.ok(joins[0].payload && typeof joins[0].payload === 'object')
     assert.deepEqual(all.map((m) => m.event), ['join', 'location/solved', 'service/data'])
     assert.ok(all.every((m) => m.ttn && typeof m.ttn === 'object'))
+  })
+
+  it('04 Device and gateway health: the records button answers with each device, the gateway node reports its gateway, problems reach the Catch node', async () => {
+    const GW_KEY = 'NNSXS.EXAMPLES.GATEWAYKEY'
+    const gs = await GatewayServerStandIn.start({ gateways: ['my-gateway'], statusEveryMs: 0, keys: [{ key: GW_KEY, kind: 'gateway', owner: 'my-gateway' }] })
+    try {
+      await helper.load(modules, loadExample('04 Device and gateway health.json', broker.port, gs.url), { 'ex-ttn-app': { apiKey: KEY }, 'ex4-gateway': { apiKey: GW_KEY } })
+      const health = collect(helper.getNode('ex4-debug-health'))
+      const gateway = collect(helper.getNode('ex4-debug-gateway'))
+      const problems = collect(helper.getNode('ex4-debug-problem'))
+      await subscribed('v3/my-app@ttn/devices/+/up')
+      // The broker lists a subscription a moment before it delivers on it: probe until an uplink arrives.
+      const appClient = (helper.getNode('ex-ttn-app') as unknown as { client: MQTTClient }).client
+      let probed = false
+      const stopProbe = appClient.onUplink('probe', () => {
+        probed = true
+      })
+      await waitFor(() => {
+        if (!probed) void broker.publishUplink('my-app@ttn', 'probe', { f_cnt: 1 })
+        return probed
+      }, 5000, 'uplinks delivered')
+      stopProbe()
+      await broker.publishUplink('my-app@ttn', 'sensor-1', { f_cnt: 1 })
+      await broker.publishUplink('my-app@ttn', 'sensor-1', { f_cnt: 3 })
+      await broker.publishUplink('my-app@ttn', 'sensor-2', { f_cnt: 7 })
+      await waitFor(() => gateway.length === 1, 5000, 'gateway/online')
+      assert.deepEqual([gateway[0].event, gateway[0].gatewayId], ['gateway/online', 'my-gateway'])
+      helper.getNode('ex4-inject-records').receive({ action: 'get' })
+      await waitFor(() => health.length === 1, 3000, 'records')
+      const records = health[0].payload as { deviceId: string; received: number; lost: number }[]
+      const counts = records.filter((r) => r.deviceId !== 'probe').map((r) => [r.deviceId, r.received, r.lost])
+      assert.deepEqual(counts.sort(), [['sensor-1', 2, 1], ['sensor-2', 1, 0]])
+      gs.disconnect('my-gateway')
+      helper.getNode('ex4-inject-poll').receive({})
+      await waitFor(() => gateway.some((m) => m.event === 'gateway/offline'), 3000, 'gateway/offline')
+      assert.deepEqual(problems, [])
+    } finally {
+      await helper.unload()
+      await gs.stop()
+    }
   })
 })

@@ -36,6 +36,8 @@ export { helper }
 const REPO = join(__dirname, '..', '..', '..')
 /** Our node set, loaded through the same entry file Node-RED uses. */
 export const ttnNodes: unknown = require(join(REPO, 'nodes', 'ttn.js'))
+/** The health node set (ttn-monitor, ttn-gateway), through its entry file. */
+export const healthNodes: unknown = require(join(REPO, 'nodes', 'ttn-health.js'))
 export const catchNode: unknown = require(join(REPO, 'node_modules', '@node-red', 'nodes', 'core', 'common', '25-catch.js'))
 export const injectNode: unknown = require(join(REPO, 'node_modules', '@node-red', 'nodes', 'core', 'common', '20-inject.js'))
 export const debugNode: unknown = require(join(REPO, 'node_modules', '@node-red', 'nodes', 'core', 'common', '21-debug.js'))
