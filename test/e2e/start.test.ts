@@ -176,7 +176,9 @@ describe('npm start', function () {
     const listed = await get(`${url}ttn-app/${app.id}/devices`)
     assert.deepEqual(
       (JSON.parse(listed.text) as { devices: { id: string }[] }).devices.map((d) => d.id).sort(),
-      ['front-door', 'my-device', 'other-device'],
+      demoDevices()
+        .map((d) => d.deviceId)
+        .sort(),
     )
     assert.equal(
       (await get(`${storageUrl}/api/v3/as/applications/demo-app/packages/storage/uplink_message`)).status,
