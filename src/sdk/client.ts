@@ -21,6 +21,9 @@ import type { UplinkMessage, V2DownlinkRequest, V3DownlinkRequest, V3Envelope } 
 import type { PayloadFormat } from './payload'
 import { type Api, EVENT_NAMES, type EventName, Topics, V3_BODY_KEY, supportsEvent } from './topics'
 import { type DownlinkRequest, validateDownlink } from './validate'
+import type { ClassBC } from './downlinks/class-bc'
+import type { RetryOptions } from './downlinks/retry-policy'
+import { RetryingSender, needsRetryingSend } from './downlinks/retrying-send'
 import { Recovery, type RecoveryCheckpoint, type RecoveryOptions, resolveRecovery } from './recovery'
 
 export interface TlsOptions {
@@ -107,8 +110,17 @@ export interface SendOptions {
   correlationIds?: string[]
   /** Override the client's downlinkTimeoutMs for this downlink. */
   timeoutMs?: number
-  /** Called for every status the server reports for this downlink (queued, sent, ack, nack, failed, timeout). */
+  /**
+   * Called for every status the server reports for this downlink (queued, sent, ack, nack, failed, timeout),
+   * and the SDK's own steps: waiting (for the connection), held, replaced, expired, cleared.
+   */
   onStatus?: (outcome: DownlinkOutcome) => void
+  /** Try again on nack, timeout and failures that can pass later (docs/downlinks.md). Default: one attempt. */
+  retry?: RetryOptions
+  /** Class B/C: gateways to transmit from and/or the time to transmit at (docs/downlinks.md). */
+  classBC?: ClassBC
+  /** Internal (src/sdk/downlinks): true when a downlink still waiting for the connection is no longer wanted. */
+  cancelled?: () => boolean
 }
 
 export interface SendResult {
@@ -325,9 +337,20 @@ export class MQTTClient extends EventEmitter {
     schedule: unknown = 'replace',
     options: SendOptions = {},
   ): Promise<SendResult> {
+    // Retries and next-uplink holds live in src/sdk/downlinks; a plain send does not go through them.
+    if (needsRetryingSend(schedule, options)) return this.guardSend(this.retrying.send(deviceID, payload, port, confirmation, schedule, options))
     const p = new Promise<SendResult>((resolve, reject) => {
       const request = validateDownlink(
-        { deviceId: deviceID, payload, port, confirmed: confirmation, schedule, priority: options.priority, payloadFormat: options.payloadFormat },
+        {
+          deviceId: deviceID,
+          payload,
+          port,
+          confirmed: confirmation,
+          schedule,
+          priority: options.priority,
+          payloadFormat: options.payloadFormat,
+          classBC: options.classBC,
+        },
         this.api,
       )
       if (options.correlationIds) {
@@ -352,13 +375,46 @@ export class MQTTClient extends EventEmitter {
         )
       }
       this.offlineQueue.push(item)
+      options.onStatus?.({ status: 'waiting', correlationId: '', deviceId: request.deviceId, confirmed: request.confirmed })
     })
-    // Seed-style callers do not await: a refused downlink must not crash the process as an unhandled
-    // rejection. Awaiting callers still see the rejection on the returned promise.
+    return this.guardSend(p)
+  }
+
+  /**
+   * Seed-style callers do not await: a refused downlink must not crash the process as an unhandled
+   * rejection. Awaiting callers still see the rejection on the returned promise.
+   */
+  private guardSend(p: Promise<SendResult>): Promise<SendResult> {
     p.catch((err: Error) => {
       if (this.listenerCount('error') > 0) this.emit('error', err)
     })
     return p
+  }
+
+  private retryingSender: RetryingSender | undefined
+  /** Retries and next-uplink holds (src/sdk/downlinks/retrying-send.ts), over the plain send; made on first use. */
+  private get retrying(): RetryingSender {
+    this.retryingSender ??= new RetryingSender({
+      api: this.api,
+      sharedGroup: this.mode.topics.sharedGroup,
+      sendOnce: (d, payload, port, confirmed, schedule, options) => this.send(d, payload, port, confirmed, schedule, options),
+      listenForUplinks: (deviceId, onUplink) =>
+        this.onUplink(deviceId, (d) => {
+          if (!d.recovered) onUplink()
+        }),
+      reportError: (err) => this.reportListenerError(err),
+    })
+    return this.retryingSender
+  }
+
+  /** Downlinks held for a device's next uplink (schedule 'next-uplink'): of one device, or all. */
+  heldDownlinks(deviceId?: string): number {
+    return this.retryingSender?.heldCount(deviceId) ?? 0
+  }
+
+  /** Drop the downlinks held for the next uplink of one device (or all); each is reported as `cleared`. Returns how many. */
+  clearHeldDownlinks(deviceId?: string): number {
+    return this.retryingSender?.clearHeld(deviceId) ?? 0
   }
 
   /** Wait for the outcome of a downlink sent earlier by this client. */
@@ -548,6 +604,7 @@ export class MQTTClient extends EventEmitter {
     this.connectWaiters = []
     for (const w of waiters) w.reject(new Error(`The client was ${reason} before it connected.`))
     if (reason === 'closed') this.tracker.clear()
+    if (reason === 'closed') this.retryingSender?.dispose()
     if (reason === 'closed') this.recovery?.dispose()
     else this.recovery?.disconnected()
     this.backoff.reset()
@@ -774,7 +831,11 @@ export class MQTTClient extends EventEmitter {
 
   private flushOfflineQueue(): void {
     const items = this.offlineQueue.splice(0)
-    for (const item of items) this.publishDownlink(item)
+    for (const item of items) {
+      // A retrying send that gave up (ttl) while this attempt waited: it is not sent.
+      if (item.options.cancelled?.()) item.reject(new Error(`The downlink to ${item.request.deviceId} was given up before the connection came back; it was not sent.`))
+      else this.publishDownlink(item)
+    }
   }
 
   // ---------------------------------------------------------------- internals: reporting
@@ -873,6 +934,7 @@ function v3Body(r: DownlinkRequest, correlationIds: string[]): V3DownlinkRequest
   item.confirmed = r.confirmed
   item.priority = r.priority
   item.correlation_ids = correlationIds
+  if (r.classBC) item.class_b_c = r.classBC
   return { downlinks: [item] }
 }
 
