@@ -119,6 +119,8 @@ export interface SendOptions {
   retry?: RetryOptions
   /** Class B/C: gateways to transmit from and/or the time to transmit at (docs/downlinks.md). */
   classBC?: ClassBC
+  /** Ends pending retries and a held downlink of this send (its promise rejects); a downlink already published stays with the server. */
+  signal?: AbortSignal
   /** Internal (src/sdk/downlinks): true when a downlink still waiting for the connection is no longer wanted. */
   cancelled?: () => boolean
 }
@@ -270,6 +272,11 @@ export class MQTTClient extends EventEmitter {
 
   get connected(): boolean {
     return this.sessionConnected
+  }
+
+  /** The shared subscription group this client is a member of (generic broker mode), if any. */
+  get sharedGroup(): string | undefined {
+    return this.mode.topics.sharedGroup
   }
 
   // ---------------------------------------------------------------- seed API: callbacks

@@ -89,6 +89,7 @@ export class RetryingSender {
         },
         this.host.api,
       )
+      if (options.signal?.aborted) throw new Error(`The downlink to ${request.deviceId} was aborted before it was sent.`)
       const job = new DownlinkJob(this.host, this.held, this.jobs, { payload, schedule, nextUplink, policy, options, request })
       return job.start()
     } catch (err) {
@@ -103,7 +104,7 @@ export class RetryingSender {
 
   /** The client is closing: stop every timer and hold; pending promises reject. */
   dispose(): void {
-    for (const job of [...this.jobs]) job.abort()
+    for (const job of [...this.jobs]) job.abort('closed')
   }
 }
 
@@ -159,16 +160,24 @@ class DownlinkJob {
       this.rejectFirst = reject
     })
     this.jobs.add(this)
+    this.input.options.signal?.addEventListener('abort', this.onAbort, { once: true })
     const ttl = this.input.policy.ttlMs
     if (ttl !== undefined) this.ttlTimer = setTimeout(() => this.guard(() => this.expire()), ttl)
     this.launch()
     return first
   }
 
-  abort(): void {
+  private readonly onAbort = () => this.guard(() => this.abort('aborted'))
+
+  abort(why: 'closed' | 'aborted'): void {
     if (this.settled) return
     this.settle()
-    const err = new Error(`The client was closed before the downlink to ${this.deviceId} was final; no further attempts are made.`)
+    const err = new Error(
+      why === 'closed'
+        ? `The client was closed before the downlink to ${this.deviceId} was final; no further attempts are made.`
+        : `The downlink to ${this.deviceId} was aborted before it was final; no further attempts are made.`,
+    )
+    err.name = 'AbortError'
     if (!this.firstResult) this.rejectFirst(err)
     for (const w of this.waiters.splice(0)) this.rejectWaiter(w, err)
   }
@@ -317,6 +326,7 @@ class DownlinkJob {
   private settle(): void {
     this.settled = true
     this.jobs.delete(this)
+    this.input.options.signal?.removeEventListener('abort', this.onAbort)
     if (this.ttlTimer) clearTimeout(this.ttlTimer)
     if (this.backoffTimer) clearTimeout(this.backoffTimer)
     this.ttlTimer = this.backoffTimer = undefined
