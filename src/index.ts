@@ -38,3 +38,18 @@ export { validateDownlink, MAX_PAYLOAD_BYTES, MIN_PORT, MAX_PORT, type Schedule 
 export * from './sdk/uplink'
 export type * from './sdk/messages'
 export { PRIORITIES } from './sdk/messages'
+export {
+  ApiClient,
+  ApiError,
+  type ApiErrorKind,
+  type ApiClientOptions,
+  type ListDevicesOptions,
+  type DeviceList,
+  type StorageStatus,
+  resolveApiBase,
+  type ApiBase,
+  Right,
+  rightLabel,
+  DEVICE_DETAIL_FIELDS,
+} from './sdk/api'
+export type { AuthInfo, EndDevice, QueuedDownlink, DownlinkItem } from './sdk/api'

@@ -25,6 +25,8 @@ import type { ClassBC } from './downlinks/class-bc'
 import type { RetryOptions } from './downlinks/retry-policy'
 import { RetryingSender, needsRetryingSend } from './downlinks/retrying-send'
 import { Recovery, type RecoveryCheckpoint, type RecoveryOptions, resolveRecovery } from './recovery'
+import { type ApiClient, type QueuedDownlink, apiClientForMqtt } from './api'
+import { checkedDeviceId } from './api/for-mqtt'
 
 export interface TlsOptions {
   /** Force TLS on or off; by default TLS is used for mqtts:// and port 8883. */
@@ -68,6 +70,8 @@ export interface MQTTClientOptions extends BrokerModeOptions {
    * see README "Recovering missed uplinks"). Recovered uplinks reach listeners with `recovered: true`.
    */
   recover?: RecoveryOptions
+  /** Root of The Things Stack's HTTP API (listQueue, clearQueue; src/sdk/api/base-url.ts): default https://<MQTT host>. */
+  apiUrl?: string
   // Generic broker mode (BrokerModeOptions, for traffic bridged into another broker; see README "Scale-out"):
   // topicPrefix replaces `v3/{app@tenant}`, username overrides the login, protocolVersion 5 is allowed,
   // sharedGroup subscribes as `$share/{group}/...`.
@@ -427,6 +431,24 @@ export class MQTTClient extends EventEmitter {
   /** Wait for the outcome of a downlink sent earlier by this client. */
   waitForDownlink(correlationId: string, target: WaitTarget = 'final', timeoutMs?: number): Promise<DownlinkOutcome> {
     return this.tracker.wait(correlationId, target, timeoutMs)
+  }
+
+  // ---- HTTP API (src/sdk/api): same key, host and TLS settings as the MQTT connection
+  private apiClient: ApiClient | undefined
+  /** The application's HTTP API client (created on first use). */
+  get http(): ApiClient {
+    this.apiClient ??= apiClientForMqtt({ appId: this.appId, apiKey: this.accessKey, host: this.host, apiUrl: this.options.apiUrl, tls: this.options.tls })
+    return this.apiClient
+  }
+
+  /** The device's downlink queue, read over HTTP (MQTT cannot list it). Rejects with ApiError. */
+  async listQueue(deviceId: string): Promise<QueuedDownlink[]> {
+    return this.http.listQueue(this.appId, checkedDeviceId(deviceId))
+  }
+
+  /** Empty the device's downlink queue over HTTP (a synchronous answer, unlike an MQTT replace). */
+  async clearQueue(deviceId: string): Promise<void> {
+    return this.http.replaceQueue(this.appId, checkedDeviceId(deviceId), [])
   }
 
   /** Deliver messages obtained elsewhere (e.g. recovered from storage) through the normal listener path. */

@@ -164,12 +164,7 @@ export class StorageStandIn {
     this.continuationTokens = opts.continuationTokens ?? true
     this.fragmentBytes = opts.fragmentBytes
     for (const a of opts.applications) this.apps.set(a.appId, { config: a, enabled: a.enabled !== false, entries: [] })
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((err: Error) => {
-        if (!res.headersSent) this.sendProblem(res, new HttpProblem(500, 13, `stand-in failure: ${err.message}`))
-        else res.destroy()
-      })
-    })
+    this.server = createServer((req, res) => this.serve(req, res))
     this.server.on('connection', (s: Socket) => {
       this.sockets.add(s)
       s.once('close', () => this.sockets.delete(s))
@@ -269,6 +264,14 @@ export class StorageStandIn {
   }
 
   // ---- request handling ---------------------------------------------------------------------------
+
+  /** Answer one storage request; also called by HttpApiStandIn, which serves storage on the API's own port. */
+  serve(req: IncomingMessage, res: ServerResponse): void {
+    this.handle(req, res).catch((err: Error) => {
+      if (!res.headersSent) this.sendProblem(res, new HttpProblem(500, 13, `stand-in failure: ${err.message}`))
+      else res.destroy()
+    })
+  }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://stand-in')

@@ -531,6 +531,27 @@ export class TtsBroker {
     return (this.queues.get(`${username}/${deviceId}`) ?? []).map((q) => ({ ...q.body }))
   }
 
+  /** The MQTT username (topic ID) of a v3 application, by its bare ID (the HTTP API names apps that way). */
+  usernameFor(appId: string): string | undefined {
+    return this.apps.find((a) => a.appId === appId && a.api === 'v3')?.uid
+  }
+
+  /**
+   * The HTTP API's `POST .../down/push|replace` (http-api.ts): the same queue and the same down/queued
+   * events as over MQTT, but a bad body or a refused item answers the request instead of down/failed.
+   * Returns undefined when queued, else the error (its name is the server's).
+   */
+  queueOverHttp(appId: string, deviceId: string, schedule: 'push' | 'replace', body: unknown): ServerError | { name: 'invalid_body'; message: string } | undefined {
+    const app = this.apps.find((a) => a.appId === appId && a.api === 'v3')
+    if (!app) throw new Error(`TtsBroker.queueOverHttp: no v3 application ${appId}`)
+    const parsed = parseDownlinkBody(body)
+    if (!parsed.ok) return { name: 'invalid_body', message: parsed.reason }
+    const error = parsed.items.map((p) => this.itemError(p)).find((e) => e !== undefined)
+    if (error) return error
+    this.answerV3(app, deviceId, schedule, parsed.items)
+    return undefined
+  }
+
   private itemError(p: ParsedDownlink): ServerError | undefined {
     // The order of the server: the AS encodes (no payload at all), then needs an FPort, then the NS checks
     // the length against the data rate.
