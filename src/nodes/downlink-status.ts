@@ -71,6 +71,12 @@ export class DownlinkStatusView {
     this.render()
   }
 
+  /** A queue action that failed (the reason goes to Catch). */
+  failure(text: string, at = new Date()): void {
+    this.last = { fill: 'red', shape: 'ring', text: `${text} ${clock(at)}` }
+    this.render()
+  }
+
   private statusOf(o: DownlinkOutcome, time: string): NodeStatus {
     const RED = this.RED
     const word = RED._(`ttn.outcome.${o.status}`)

@@ -40,6 +40,8 @@ export interface TtnAppConfig {
   recover?: boolean | string
   recoverUrl?: string
   lookback?: number | string
+  /** Root of the HTTP API (downlink queue list/clear); empty: https://<server host>. */
+  apiUrl?: string
 }
 
 /** How long the connection outlives its last user, so redeploying a consumer does not reconnect. */
@@ -98,6 +100,7 @@ export function clientArguments(
     if (config.recoverUrl?.trim()) options.recover.baseUrl = config.recoverUrl.trim()
     if (Number.isFinite(lookbackMinutes) && lookbackMinutes > 0) options.recover.lookbackMs = lookbackMinutes * 60_000
   }
+  if (config.apiUrl?.trim()) options.apiUrl = config.apiUrl.trim()
   return { address: server, options }
 }
 

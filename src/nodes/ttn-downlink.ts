@@ -115,7 +115,51 @@ export function registerTtnDownlink(RED: NodeRedRuntime): void {
       }
     }
 
+    /** msg.action 'list' / 'clear': the device's queue over The Things Stack's HTTP API. */
+    function queueAction(action: 'list' | 'clear', msg: NodeMessage, send: (m: NodeMessage) => void, done: (err?: Error) => void): void {
+      const client = app?.client
+      const deviceId = pick(msg.deviceId, pick(msg.dev_id, config.deviceId)) as string
+      if (!client) {
+        done(new Error(app?.configError ?? RED._('ttn.errors.noApp')))
+        return
+      }
+      if (client.api !== 'v3') {
+        done(new Error(RED._('ttn.errors.queueV2')))
+        return
+      }
+      const fail = (err: Error) => {
+        view.failure(RED._('ttn.status.queueFailed', { action }))
+        done(err)
+      }
+      if (action === 'list') {
+        client.listQueue(deviceId).then((queue) => {
+          const out = RED.util.cloneMessage(msg)
+          out.payload = queue
+          out.downlink = { status: 'list', deviceId, count: queue.length }
+          view.action(RED._('ttn.status.listed', { count: queue.length }))
+          send(out)
+          done()
+        }, fail)
+        return
+      }
+      client.clearQueue(deviceId).then(() => {
+        // Downlinks this node holds for the device's next uplink go too (each reported as cleared).
+        client.clearHeldDownlinks(deviceId)
+        const out = RED.util.cloneMessage(msg)
+        out.downlink = { status: 'cleared', deviceId }
+        view.action(RED._('ttn.status.cleared'))
+        send(out)
+        done()
+      }, fail)
+    }
+
     node.on('input', (msg, send, done) => {
+      const action = msg.action
+      if (action !== undefined && action !== null && action !== '' && action !== 'send') {
+        if (action === 'list' || action === 'clear') queueAction(action, msg, send, done)
+        else done(new Error(RED._('ttn.errors.unknownAction', { action: JSON.stringify(action) })))
+        return
+      }
       let completed = false
       const complete = (err?: Error) => {
         if (completed) return
