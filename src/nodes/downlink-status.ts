@@ -20,9 +20,19 @@ export function clock(at: Date): string {
   return `${String(at.getHours()).padStart(2, '0')}:${String(at.getMinutes()).padStart(2, '0')}`
 }
 
+/**
+ * At most one status update per this many ms, the last one always shown: at thousands of downlinks a
+ * second a status per step would cost more than the downlink (and flood the editor's connection).
+ */
+export const STATUS_INTERVAL_MS = 100
+
 export class DownlinkStatusView {
   private connection: Status = {}
   private last: Status | undefined
+  /** The latest outcome, turned into a status only when it is shown. */
+  private lastOutcome: { o: DownlinkOutcome; at: number } | undefined
+  private lastRender = 0
+  private renderTimer: NodeJS.Timeout | undefined
   private heldCount = 0
   private waitingCount = 0
   private warning: string | undefined
@@ -60,21 +70,30 @@ export class DownlinkStatusView {
   }
 
   /** The latest step of any downlink of this node. */
-  outcome(o: DownlinkOutcome, at = new Date()): void {
-    this.last = this.statusOf(o, clock(at))
+  outcome(o: DownlinkOutcome, at = Date.now()): void {
+    this.lastOutcome = { o, at }
+    this.last = undefined
     this.render()
   }
 
   /** A queue listed or cleared (msg.action). */
   action(text: string, at = new Date()): void {
+    this.lastOutcome = undefined
     this.last = { fill: 'green', shape: 'ring', text: `${text} ${clock(at)}` }
     this.render()
   }
 
   /** A queue action that failed (the reason goes to Catch). */
   failure(text: string, at = new Date()): void {
+    this.lastOutcome = undefined
     this.last = { fill: 'red', shape: 'ring', text: `${text} ${clock(at)}` }
     this.render()
+  }
+
+  /** The node closes: no update after that. */
+  dispose(): void {
+    if (this.renderTimer) clearTimeout(this.renderTimer)
+    this.renderTimer = undefined
   }
 
   private statusOf(o: DownlinkOutcome, time: string): NodeStatus {
@@ -109,6 +128,24 @@ export class DownlinkStatusView {
   }
 
   private render(): void {
+    if (this.renderTimer) return
+    const wait = this.lastRender + STATUS_INTERVAL_MS - Date.now()
+    if (wait > 0) {
+      this.renderTimer = setTimeout(() => {
+        this.renderTimer = undefined
+        this.show()
+      }, wait)
+      return
+    }
+    this.show()
+  }
+
+  private show(): void {
+    this.lastRender = Date.now()
+    if (this.lastOutcome) {
+      this.last = this.statusOf(this.lastOutcome.o, clock(new Date(this.lastOutcome.at)))
+      this.lastOutcome = undefined
+    }
     this.node.status(this.current())
   }
 

@@ -3,6 +3,7 @@
  * confirmation, schedule and priority, then reports the downlink's fate on its output and its status.
  * Retries, next-uplink holds and class B/C are the SDK's (src/sdk/downlinks); this is the glue.
  */
+import type { SendOptions } from '../sdk/client'
 import { type DownlinkOutcome, DownlinkError } from '../sdk/downlink-tracker'
 import type { RetryOptions } from '../sdk/downlinks/retry-policy'
 import { isNextUplink } from '../sdk/downlinks/retrying-send'
@@ -72,6 +73,8 @@ export function registerTtnDownlink(RED: NodeRedRuntime): void {
     const timeoutS = Number(config.timeout ?? DEFAULT_TIMEOUT_S)
     const timeoutMs = (Number.isFinite(timeoutS) && timeoutS > 0 ? timeoutS : DEFAULT_TIMEOUT_S) * 1000
     const configConfirmed = config.confirmed === true || config.confirmed === 'true'
+    const payloadFormat = config.payloadFormat === 'hex' ? 'hex' : 'auto'
+    const configRetry = retryOptions(config, undefined)
     const view = new DownlinkStatusView(RED, node, () => app.client?.connected === true)
     // Held downlinks and pending retries end with the node (a redeploy or removal), as at a restart.
     const abort = new AbortController()
@@ -190,23 +193,13 @@ export function registerTtnDownlink(RED: NodeRedRuntime): void {
         if (held) complete()
       }
 
-      let retry: RetryOptions | undefined
-      try {
-        retry = retryOptions(config, msg.retry)
-      } catch (err) {
-        complete(err as Error)
-        return
-      }
+      const retry = msg.retry === undefined ? configRetry : retryOptions(config, msg.retry)
+      const options: SendOptions = { priority: priority as string, payloadFormat, timeoutMs, onStatus: report }
+      if (retry) options.retry = retry
+      if (msg.classBC !== undefined) options.classBC = msg.classBC as SendOptions['classBC']
+      if (retry || isNextUplink(schedule)) options.signal = abort.signal
       app
-        .sendDownlink(deviceId, msg.payload, port, confirmed, schedule, {
-          priority: priority as string,
-          payloadFormat: config.payloadFormat === 'hex' ? 'hex' : 'auto',
-          timeoutMs,
-          onStatus: report,
-          ...(retry ? { retry } : {}),
-          ...(msg.classBC !== undefined ? { classBC: msg.classBC as never } : {}),
-          ...(retry || isNextUplink(schedule) ? { signal: abort.signal } : {}),
-        })
+        .sendDownlink(deviceId, msg.payload, port, confirmed, schedule, options)
         .then(
           () => complete(),
           // A send that ended before it was published (replaced, expired) was reported on the output;
@@ -220,6 +213,7 @@ export function registerTtnDownlink(RED: NodeRedRuntime): void {
     app.register(user)
     node.on('close', (_removed, done) => {
       abort.abort()
+      view.dispose()
       unwatch()
       app.deregister(user, done)
     })

@@ -49,7 +49,7 @@ describe('ttn-downlink: msg.action list and clear (Node-RED runtime)', () => {
     const { down, outcomes, statuses } = await load()
     down.receive({ payload: [1] })
     down.receive({ payload: { led: 'on' } })
-    await waitFor(() => broker.downlinkQueue('app1@ttn', 'dev1').length === 2, 3000, 'two queued')
+    await waitFor(() => outcomes.filter((m) => status(m) === 'queued').length === 2, 3000, 'two queued')
     down.receive({ action: 'list', topic: 'q' })
     await waitFor(() => outcomes.some((m) => status(m) === 'list'))
     const listed = outcomes.find((m) => status(m) === 'list') as Record<string, unknown>
@@ -59,6 +59,7 @@ describe('ttn-downlink: msg.action list and clear (Node-RED runtime)', () => {
     assert.deepEqual(queue[1].decoded_payload, { led: 'on' })
     assert.equal(listed.topic, 'q')
     assert.deepEqual(listed.downlink, { status: 'list', deviceId: 'dev1', count: 2 })
+    await waitFor(() => /^ttn\.status\.listed/.test((statuses.at(-1)?.[0] as { text?: string } | undefined)?.text ?? ''), 2000, 'list status')
     const shown = statuses.at(-1)?.[0] as { fill: string; shape: string; text: string }
     assert.deepEqual([shown.fill, shown.shape], ['green', 'ring'])
     assert.match(shown.text, /^ttn\.status\.listed \d\d:\d\d$/)

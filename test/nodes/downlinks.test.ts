@@ -14,6 +14,9 @@ type Downlink = { status: string; attempt?: number; attempts?: number; final?: b
 const dl = (m: Record<string, unknown>) => m.downlink as Downlink
 const steps = (msgs: Record<string, unknown>[]) => msgs.map((m) => `${dl(m).attempt ?? '-'}:${dl(m).status}${dl(m).final ? '!' : ''}`)
 const texts = (calls: unknown[][]) => calls.map((c) => (c[0] as { text?: string }).text)
+/** The node's status is rate-limited (one update per 100 ms, the last always shown): wait for it. */
+const showsLast = (calls: unknown[][], expected: object) =>
+  waitFor(() => JSON.stringify(calls.at(-1)?.[0]) === JSON.stringify(expected), 2000, `status ${JSON.stringify(expected)}, last ${JSON.stringify(calls.at(-1)?.[0])}`)
 
 describe('ttn-downlink: retries, next uplink, class B/C, status (Node-RED runtime)', () => {
   let broker: TtsBroker
@@ -47,11 +50,11 @@ describe('ttn-downlink: retries, next uplink, class B/C, status (Node-RED runtim
     waitFor(() => broker.clientIds().some((id) => broker.subscriptionsOf(id).includes('v3/app1@ttn/devices/+/up')), 3000, 'uplink subscription')
 
   it('retries a nacked confirmed downlink as configured, reports every step with attempt/attempts, ends in ack', async () => {
-    const { down, outcomes, caught, statuses } = await load({ confirmed: true, retryAttempts: '3', retryBackoff: '0.02' }, { missesConfirmed: missEvery(2) })
+    const { down, outcomes, caught, statuses } = await load({ confirmed: true, retryAttempts: '3', retryBackoff: '0.3' }, { missesConfirmed: missEvery(2) })
     down.receive({ payload: [1], topic: 'setpoint' })
     await waitFor(() => outcomes.some((m) => dl(m).final), 5000, 'final outcome')
     assert.deepEqual(steps(outcomes), ['1:queued', '1:sent', '1:nack', '2:queued', '2:sent', '2:ack!'])
-    assert.equal(dl(outcomes[2]).retryInMs, 20)
+    assert.equal(dl(outcomes[2]).retryInMs, 300)
     assert.equal(dl(outcomes[5]).attempts, 3)
     assert.equal(outcomes[5].topic, 'setpoint', 'each step carries the input message')
     assert.ok(outcomes.every((m) => dl(m).groupId === dl(outcomes[0]).groupId))
@@ -59,7 +62,7 @@ describe('ttn-downlink: retries, next uplink, class B/C, status (Node-RED runtim
     assert.equal(broker.downlinks[1].topic, 'v3/app1@ttn/devices/dev1/down/push')
     const shown = texts(statuses)
     assert.ok(shown.includes('ttn.status.retrying'), `status while retrying: ${shown}`)
-    assert.deepEqual(statuses.at(-1)?.[0], { fill: 'green', shape: 'dot', text: 'ttn.status.outcome' })
+    await showsLast(statuses, { fill: 'green', shape: 'dot', text: 'ttn.status.outcome' })
   })
 
   it('msg.retry overrides the node; the final failure goes to the output and once to Catch', async () => {
@@ -72,7 +75,7 @@ describe('ttn-downlink: retries, next uplink, class B/C, status (Node-RED runtim
     assert.match((caught[0].error as { message: string }).message, /ttn.errors.downlinkGaveUp/)
     await delay(50)
     assert.equal(caught.length, 1)
-    assert.equal((statuses.at(-1)?.[0] as { fill?: string } | undefined)?.fill, 'red')
+    await waitFor(() => (statuses.at(-1)?.[0] as { fill?: string } | undefined)?.fill === 'red', 2000, 'red status')
   })
 
   it('a bad msg.retry reaches Catch with the reason and nothing is published', async () => {
@@ -91,7 +94,7 @@ describe('ttn-downlink: retries, next uplink, class B/C, status (Node-RED runtim
     down.receive({ payload: [1], n: 1 })
     await waitFor(() => outcomes.length === 1)
     assert.equal(dl(outcomes[0]).status, 'held')
-    assert.deepEqual(statuses.at(-1)?.[0], { fill: 'blue', shape: 'ring', text: 'ttn.status.held' })
+    await showsLast(statuses, { fill: 'blue', shape: 'ring', text: 'ttn.status.held' })
     down.receive({ payload: [2], n: 2 })
     await waitFor(() => outcomes.length === 3)
     const replaced = outcomes.find((m) => dl(m).status === 'replaced')
@@ -125,17 +128,17 @@ describe('ttn-downlink: retries, next uplink, class B/C, status (Node-RED runtim
     down.receive({ payload: [1] })
     await waitFor(() => outcomes.length === 1)
     assert.equal(dl(outcomes[0]).status, 'waiting')
-    assert.deepEqual(statuses.at(-1)?.[0], { fill: 'yellow', shape: 'ring', text: 'ttn.status.waiting' })
+    await showsLast(statuses, { fill: 'yellow', shape: 'ring', text: 'ttn.status.waiting' })
     await waitFor(() => outcomes.some((m) => dl(m).status === 'sent'), 5000, 'sent after the reconnect')
     assert.deepEqual(outcomes.map((m) => dl(m).status), ['waiting', 'queued', 'sent'])
-    assert.deepEqual(statuses.at(-1)?.[0], { fill: 'green', shape: 'dot', text: 'ttn.status.outcome' })
+    await showsLast(statuses, { fill: 'green', shape: 'dot', text: 'ttn.status.outcome' })
   })
 
   it('shows failed in red with a short reason', async () => {
     const { down, outcomes, statuses } = await load({})
     down.receive({ payload: Buffer.alloc(60) })
     await waitFor(() => outcomes.length === 1)
-    assert.deepEqual(statuses.at(-1)?.[0], { fill: 'red', shape: 'dot', text: 'ttn.status.outcomeReason' })
+    await showsLast(statuses, { fill: 'red', shape: 'dot', text: 'ttn.status.outcomeReason' })
   })
 
   it('msg.classBC becomes class_b_c; a bad one reaches Catch before anything is published', async () => {

@@ -35,7 +35,8 @@ export interface DownlinkHost {
 }
 
 export function isNextUplink(schedule: unknown): boolean {
-  return typeof schedule === 'string' && schedule.trim().toLowerCase() === NEXT_UPLINK
+  // On every send: the length test keeps 'replace', 'last' and 'push' from allocating a trimmed copy.
+  return typeof schedule === 'string' && schedule.length >= NEXT_UPLINK.length && schedule.trim().toLowerCase() === NEXT_UPLINK
 }
 
 /** True when `send` must go through this layer rather than straight to the broker. */
