@@ -7,8 +7,9 @@
 import { randomBytes } from 'node:crypto'
 import { lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs'
 import { join, relative } from 'node:path'
-import { DeviceSimulator, demoDevices } from '../src/simulator/devices'
+import { DeviceSimulator, demoDevices, missEvery } from '../src/simulator/devices'
 import { StorageStandIn } from '../src/simulator/storage'
+import { HttpApiStandIn } from '../src/simulator/http-api'
 import { TtsBroker } from '../src/simulator/tts-broker'
 import { type AppTarget, KEY_ENV, prepareFlows } from './demo-flow'
 import { freePort, NodeRedProcess, nodeRed4, nodeRed5, portIsFree, REPO } from './node-red-process'
@@ -68,6 +69,7 @@ interface Running {
   red?: NodeRedProcess
   broker?: TtsBroker
   storage?: StorageStandIn
+  api?: HttpApiStandIn
   devices?: DeviceSimulator
 }
 
@@ -129,11 +131,19 @@ async function main(): Promise<number> {
       running.broker = await TtsBroker.start({
         applications: [{ ...SIM_APP, apiKey }],
         autoDeliver: AUTO_DELIVER,
+        // The retry button of tab 02: front-door misses every other confirmed downlink.
+        missesConfirmed: missEvery(2, ['front-door']),
       })
       // The Storage Integration keeps every uplink, so the flow can recover what it missed while disconnected.
       running.storage = await StorageStandIn.start({
         applications: [{ appId: SIM_APP.appId, apiKey }],
         broker: running.broker,
+      })
+      // The HTTP API, for tab 02's list and clear buttons: the same downlink queues as the MQTT simulator.
+      running.api = await HttpApiStandIn.start({
+        broker: running.broker,
+        applications: [{ appId: SIM_APP.appId, devices: demoDevices().map((d) => ({ deviceId: d.deviceId })) }],
+        keys: [{ key: apiKey, appId: SIM_APP.appId, rights: ['RIGHT_APPLICATION_ALL'] }],
       })
       target = {
         name: `${SIM_APP.appId} (simulator)`,
@@ -141,6 +151,7 @@ async function main(): Promise<number> {
         server: `127.0.0.1:${running.broker.port}`,
         tls: false,
         recoverUrl: running.storage.url,
+        apiUrl: running.api.url,
       }
     }
 
@@ -247,6 +258,7 @@ async function shutdown(running: Running, reason: string, code: number): Promise
     if (exit.signal === 'SIGKILL') say('Node-RED did not stop within 15 s and was killed.')
   }
   await running.storage?.stop()
+  await running.api?.stop()
   await running.broker?.stop()
   say('Stopped.')
   return code
