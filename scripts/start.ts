@@ -230,6 +230,7 @@ function banner(config: StartConfig, running: Running, target: AppTarget): void 
     lines.push(
       `  Application: ${SIM_APP.appId}@${SIM_APP.tenant} on the built-in simulated The Things Stack (${running.broker.url})`,
       `  Storage:     the Storage Integration stand-in (${running.storage?.url}) for recovering missed uplinks`,
+      `  HTTP API:    the HTTP API stand-in (${running.api?.url}) for listing and clearing downlink queues`,
       `  Devices:     ${demoDevices()
         .map((d) => d.deviceId)
         .join(', ')}: a join, then an uplink every ${config.intervalMs / 1000} s or so`,

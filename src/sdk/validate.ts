@@ -14,7 +14,8 @@ export const MAX_PAYLOAD_BYTES = 255
 export const MIN_PORT = 1
 export const MAX_PORT = 223
 
-export type Schedule = 'replace' | 'last' | 'push' | 'first'
+/** `next-uplink` holds the downlink until the device's next uplink (src/sdk/downlinks/retrying-send.ts). */
+export type Schedule = 'replace' | 'last' | 'push' | 'first' | 'next-uplink'
 
 export interface DownlinkRequest {
   deviceId: string
