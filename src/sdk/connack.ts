@@ -63,3 +63,15 @@ export function explainConnectFailure(code: number, username: string, host: stri
       return { code, summary: 'connection failed', hint: `Could not reach ${host}${detail ? `: ${detail}` : ''}; retrying with back-off.` }
   }
 }
+
+/** A connection attempt that failed: the code (CONNACK or ours) and what to check. */
+export class ConnectError extends Error {
+  readonly code: number
+  readonly hint: string
+  constructor(failure: ConnectFailure) {
+    super(`Connection failed (${failure.summary}, code ${failure.code}): ${failure.hint}`)
+    this.name = 'ConnectError'
+    this.code = failure.code
+    this.hint = failure.hint
+  }
+}

@@ -16,6 +16,7 @@ import { DownlinkError, type DownlinkOutcome, type WaitTarget } from '../downlin
 import { ValidationError } from '../errors'
 import type { Api } from '../topics'
 import { type DownlinkRequest, validateDownlink } from '../validate'
+import { WatchedPromise } from '../watched-promise'
 import { type HeldDownlink, HeldDownlinks, type ListenForUplinks } from './held-downlinks'
 import { isRetryable, reasonOf, resolveRetry, type RetryPolicy, retryDelay } from './retry-policy'
 
@@ -91,10 +92,11 @@ export class RetryingSender {
         this.host.api,
       )
       if (options.signal?.aborted) throw new Error(`The downlink to ${request.deviceId} was aborted before it was sent.`)
-      const job = new DownlinkJob(this.host, this.held, this.jobs, { payload, schedule, nextUplink, policy, options, request })
+      const job = new DownlinkJob(this.host, this.held, this.jobs, { schedule, nextUplink, policy, options, request })
       return job.start()
     } catch (err) {
-      return Promise.reject(err)
+      // Reported once: to the caller who handles the promise, else as an 'error' (never a crash).
+      return new WatchedPromise<SendResult>((_, reject) => reject(err)).whenUnhandled((e) => this.host.reportError(e))
     }
   }
 
@@ -110,7 +112,6 @@ export class RetryingSender {
 }
 
 interface JobInput {
-  payload: unknown
   schedule: unknown
   nextUplink: boolean
   policy: RetryPolicy
@@ -156,10 +157,10 @@ class DownlinkJob {
 
   /** Resolves with the first attempt once it is published; rejects when the send ends before that. */
   start(): Promise<SendResult> {
-    const first = new Promise<SendResult>((resolve, reject) => {
+    const first = new WatchedPromise<SendResult>((resolve, reject) => {
       this.resolveFirst = resolve
       this.rejectFirst = reject
-    })
+    }).whenUnhandled((err) => this.host.reportError(err))
     this.jobs.add(this)
     this.input.options.signal?.addEventListener('abort', this.onAbort, { once: true })
     const ttl = this.input.policy.ttlMs
@@ -226,7 +227,9 @@ class DownlinkJob {
       onStatus: (o) => this.onAttempt(n, o),
       cancelled: () => this.settled,
     }
-    this.host.sendOnce(request.deviceId, this.input.payload, request.port, request.confirmed, schedule, attemptOptions).then(
+    // The payload as validated once (bytes or the decoded object): every attempt carries the same.
+    const payload = request.payload.kind === 'bytes' ? request.payload.bytes : request.payload.decoded
+    this.host.sendOnce(request.deviceId, payload, request.port, request.confirmed, schedule, attemptOptions).then(
       (result) => {
         if (this.firstResult) return
         this.firstResult = result
@@ -263,7 +266,13 @@ class DownlinkJob {
     this.last = outcome
     const { policy } = this.input
     const delay = retryDelay(policy, n + 1)
-    if (n < policy.attempts && isRetryable(policy, outcome) && this.fitsTtl(delay)) {
+    const worthIt = n < policy.attempts && isRetryable(policy, outcome)
+    if (worthIt && !this.fitsTtl(delay)) {
+      // Attempts are left, but the next would start after the give-up time: that is the ttl's doing.
+      this.finish({ ...s, status: 'expired', reason: reasonOf(outcome) })
+      return
+    }
+    if (worthIt) {
       this.report({ ...s, retryInMs: delay })
       this.backoffTimer = setTimeout(() => {
         this.backoffTimer = undefined

@@ -11,7 +11,7 @@ describe("SDK downlinks: schedule 'next-uplink'", () => {
   let broker: TtsBroker
   const clients: MQTTClient[] = []
   async function client(options: MQTTClientOptions = {}): Promise<MQTTClient> {
-    const c = new MQTTClient('app1', KEY, `127.0.0.1:${broker.port}`, { tenant: 'ttn', ...options })
+    const c = new MQTTClient('app1', KEY, `127.0.0.1:${broker.port}`, { tenant: 'ttn', subscribeUplinks: 'on-demand', ...options })
     clients.push(c)
     await c.connect()
     return c
