@@ -40,6 +40,8 @@ describe('ttn-downlink: msg.action list and clear (Node-RED runtime)', () => {
     ]
     await helper.load([ttnNodes, catchNode], flow, { app: { apiKey: key } })
     await waitFor(() => broker.connectionCount(`app1@${tenant}`) === 1, 5000, 'connected')
+    // The broker counts the connection before the client has its CONNACK: until then a downlink would wait (`waiting`).
+    await waitFor(() => (helper.getNode('app') as unknown as { client?: { connected: boolean } }).client?.connected === true, 5000, 'the client connected')
     const down = helper.getNode('down')
     return { down, outcomes: collect(helper.getNode('outcome')), caught: collect(helper.getNode('caught')), statuses: record(down, 'status') }
   }

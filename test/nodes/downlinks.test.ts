@@ -43,6 +43,8 @@ describe('ttn-downlink: retries, next uplink, class B/C, status (Node-RED runtim
     ]
     await helper.load([ttnNodes, catchNode], flow, { app: { apiKey: KEY } })
     await waitFor(() => broker.connectionCount('app1@ttn') === 1, 5000, 'connected')
+    // The broker counts the connection before the client has its CONNACK: until then a downlink would wait (`waiting`).
+    await waitFor(() => (helper.getNode('app') as unknown as { client?: { connected: boolean } }).client?.connected === true, 5000, 'the client connected')
     const down = helper.getNode('down')
     return { down, outcomes: collect(helper.getNode('outcome')), caught: collect(helper.getNode('caught')), statuses: record(down, 'status') }
   }
