@@ -55,3 +55,4 @@ export {
   DEVICE_DETAIL_FIELDS,
 } from './sdk/api'
 export type { AuthInfo, EndDevice, QueuedDownlink, DownlinkItem } from './sdk/api'
+export { checkConnection, firstProblem, type CheckInput, type CheckReport, type CheckStep, type Needs } from './sdk/diagnose'

@@ -1,4 +1,4 @@
-/** What a connection check reports: one step per thing that can go wrong, in the order a connection meets them. */
+// What a connection check reports: one step per thing that can go wrong, in the order a connection meets them.
 
 export type StepName = 'dns' | 'tcp' | 'tls' | 'mqtt' | 'key' | 'rights' | 'cluster' | 'storage' | 'username'
 
