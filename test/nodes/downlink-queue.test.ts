@@ -95,6 +95,14 @@ describe('ttn-downlink: msg.action list and clear (Node-RED runtime)', () => {
     down.receive({ action: 'clear' })
     await waitFor(() => caught.length === 3)
     assert.match((caught[2].error as { message: string }).message, /429/)
+    api.injectFault({ type: 'status', status: 401, name: 'api_key_not_found', message: 'API key not found' })
+    down.receive({ action: 'list' })
+    await waitFor(() => caught.length === 4)
+    assert.match((caught[3].error as { message: string }).message, /refused the API key \(HTTP 401\).*NNSXS/)
+    api.injectFault({ type: 'status', status: 409, name: 'conflict', message: 'changed meanwhile' })
+    down.receive({ action: 'clear' })
+    await waitFor(() => caught.length === 5)
+    assert.match((caught[4].error as { message: string }).message, /HTTP 409/)
   })
 
   it('refuses an unknown action', async () => {
