@@ -1,6 +1,6 @@
 /**
  * The flow `npm start` deploys: the example flows of examples/, one tab each, sharing their one
- * application node, plus two buttons that show a confirmed downlink's ack and a refused downlink.
+ * application node, plus buttons that show a confirmed downlink's ack, a refused downlink and a retry.
  * The application node is pointed at the simulator (or a real application) on every start; a flow the
  * user changed in the editor is kept. The API key never reaches a file: the credential is the
  * reference `${TTN_API_KEY}`, which Node-RED resolves from the environment `npm start` gives it.
@@ -69,7 +69,7 @@ export function demoFlow(examplesDir: string, target: AppTarget): FlowNode[] {
   return out
 }
 
-/** A comment that explains the demo, and two more downlink buttons when the downlink example is there. */
+/** A comment that explains the demo, and three more downlink buttons when the downlink example is there. */
 function demoExtras(flow: FlowNode[]): FlowNode[] {
   const extras: FlowNode[] = []
   const firstTab = flow.find((n) => n.type === 'tab')
@@ -101,17 +101,25 @@ function demoExtras(flow: FlowNode[]): FlowNode[] {
     ): FlowNode =>
       bytesInject({ id, z: String(downlink.z), name, x: 190, y, payload, props, wires: [[downlink.id]] })
     extras.push(
-      inject('demo-inject-confirmed', 'confirmed: acknowledged', 340, '[1]', [
+      inject('demo-inject-confirmed', 'confirmed: acknowledged', 500, '[1]', [
         { p: 'payload' },
         { p: 'confirmed', v: 'true', vt: 'bool' },
       ]),
       inject(
         'demo-inject-too-long',
         '60 bytes: too long, fails',
-        380,
+        540,
         JSON.stringify(new Array(60).fill(0)),
         [{ p: 'payload' }],
       ),
+      // The simulated front-door misses every other confirmed downlink: the first attempt is nacked, the retry acknowledged.
+      inject('demo-inject-retry', 'front-door misses one: retried', 580, '[3]', [
+        { p: 'payload' },
+        { p: 'deviceId', v: 'front-door', vt: 'str' },
+        { p: 'port', v: '3', vt: 'num' },
+        { p: 'confirmed', v: 'true', vt: 'bool' },
+        { p: 'retry', v: '{"attempts":3,"backoff":3}', vt: 'json' },
+      ]),
     )
   }
   return extras

@@ -91,8 +91,8 @@ export const ID_PATTERN = /^[a-z0-9](?:[-]?[a-z0-9]){2,}$/
 export const V2_ID_PATTERN = /^[0-9a-z](?:[_-]?[0-9a-z]){1,35}$/
 export const MAX_ID_LENGTH = 36
 
-/** Check an application or device ID and explain what is wrong with it. Returns undefined when valid. */
-export function idProblem(kind: 'application' | 'device', id: unknown, api: 'v3' | 'v2' = 'v3'): string | undefined {
+/** Check an application, device or gateway ID and explain what is wrong with it. Returns undefined when valid. */
+export function idProblem(kind: 'application' | 'device' | 'gateway', id: unknown, api: 'v3' | 'v2' = 'v3'): string | undefined {
   if (typeof id !== 'string' || id.length === 0) return `The ${kind} ID is missing: give the ${kind} ID as shown in the console.`
   if (id.length > MAX_ID_LENGTH) return `The ${kind} ID "${id}" is ${id.length} characters long; at most ${MAX_ID_LENGTH} are allowed.`
   const pattern = api === 'v2' ? V2_ID_PATTERN : ID_PATTERN

@@ -74,6 +74,8 @@ const DIALOGS: DialogSpec[] = [
       'priority',
       'payloadFormat',
       'timeout',
+      'retryAttempts',
+      'retryTtl',
       'name',
     ],
   },
@@ -380,6 +382,40 @@ for (const [title, runtimeOf, major] of runtimes) {
       }
       await browser!.screenshot(shot('ttn-gateway-dialog'))
       await browser!.closeTray('cancel')
+    })
+
+    it('the downlink dialog: Retry rows show for more than one attempt, the ticked outcomes are saved, next-uplink explains itself', async () => {
+      const spec = DIALOGS[1]
+      const tray = await edit(spec)
+      const visible = (selector: string) => tray.locator(selector).isVisible()
+      assert.equal(await visible('#node-input-retryBackoff'), false, 'no wait field for a single attempt')
+      assert.equal(await visible('#ttn-downlink-next-uplink-hint'), false)
+      await type('#node-input-retryAttempts', '0')
+      assert.equal(await hasError('#node-input-retryAttempts'), true, 'attempts 0 flagged')
+      await type('#node-input-retryAttempts', '3')
+      assert.equal(await hasError('#node-input-retryAttempts'), false)
+      assert.equal(await visible('#node-input-retryBackoff'), true, 'the wait shows for retries')
+      assert.equal(await tray.locator('#ttn-downlink-retry-on input[value=nack]').isChecked(), true, 'nack retried by default')
+      await tray.locator('#ttn-downlink-retry-on input[value=invalidated]').uncheck()
+      await type('#node-input-retryTtl', '-5')
+      assert.equal(await hasError('#node-input-retryTtl'), true, 'a negative give-up time flagged')
+      await type('#node-input-retryTtl', '600')
+      await tray.locator('#node-input-schedule').selectOption('next-uplink')
+      assert.equal(await visible('#ttn-downlink-next-uplink-hint'), true, 'next-uplink explained')
+      await browser!.screenshot(shot('ttn-downlink-dialog-retry'))
+      await browser!.closeTray('ok')
+      assert.deepEqual(
+        [await nodeProp(spec.node, 'retryAttempts'), await nodeProp(spec.node, 'retryTtl'), await nodeProp(spec.node, 'retryOn'), await nodeProp(spec.node, 'schedule')],
+        ['3', '600', 'nack,timeout,failed', 'next-uplink'],
+      )
+      // Back as it was: the tests below press the demo's downlink buttons.
+      const again = await edit(spec)
+      await again.locator('#ttn-downlink-retry-on input[value=invalidated]').check()
+      await type('#node-input-retryAttempts', '1')
+      await type('#node-input-retryTtl', '0')
+      await again.locator('#node-input-schedule').selectOption('replace')
+      await browser!.closeTray('ok')
+      assert.deepEqual([await nodeProp(spec.node, 'schedule'), await nodeProp(spec.node, 'retryOn')], ['replace', 'nack,timeout,failed,invalidated'])
       noProblems()
     })
 

@@ -218,6 +218,12 @@ describe('npm start', function () {
     assert.equal((await fetch(`${url}inject/demo-inject-too-long`, { method: 'POST' })).status, 200)
     await waitFor(() => outcomes().includes('failed'), 10_000, 'failed in the sidebar')
     await waitFor(() => comms.debug('ex2-debug-error').length === 1, 5000, 'the error at the Catch node')
+    // The retry button: front-door misses the first attempt (nack), the retry is acknowledged.
+    assert.equal((await fetch(`${url}inject/demo-inject-retry`, { method: 'POST' })).status, 200)
+    await waitFor(() => outcomes().join().endsWith('nack,queued,sent,ack'), 20_000, 'nack, then the retry acknowledged')
+    // The list button: the queue of my-device over the HTTP API stand-in.
+    assert.equal((await fetch(`${url}inject/ex2-inject-list`, { method: 'POST' })).status, 200)
+    await waitFor(() => comms.debug('ex2-debug-queue').length === 1, 10_000, 'the queue in the sidebar')
 
     // The key only ever exists in the environment of the Node-RED process.
     assert.deepEqual(JSON.parse(readFileSync(join(userDir, 'flows_cred.json'), 'utf8')), SIM_KEY_REFERENCE)
