@@ -13,6 +13,7 @@ import {
   type SendResult,
   type TlsOptions,
 } from '../sdk/client'
+import { parseAddress, tlsOverrideFor } from '../sdk/address'
 import type { RecoveryCheckpoint, RecoveryEvent } from '../sdk/recovery'
 import type { UplinkMessage } from '../sdk/messages'
 import type { EventName } from '../sdk/topics'
@@ -58,6 +59,15 @@ export interface TtnAppNode extends NodeInstance {
   sendDownlink(deviceId: unknown, payload: unknown, port: unknown, confirmed: unknown, schedule: unknown, options: SendOptions): Promise<SendResult>
 }
 
+/** Whether the connection will use TLS, as the SDK decides it (an unparsable address fails later, in the SDK). */
+function usesTls(server: string, tlsOverride: boolean | undefined): boolean {
+  try {
+    return parseAddress(server, tlsOverride).tls
+  } catch {
+    return tlsOverride !== false
+  }
+}
+
 /** Turn the node's fields into the SDK's constructor arguments. Exported for tests. */
 export function clientArguments(
   config: TtnAppConfig,
@@ -65,9 +75,9 @@ export function clientArguments(
 ): { address: string; options: MQTTClientOptions } {
   const server = (config.server ?? '').trim() || 'eu1.cloud.thethings.network'
   const tlsOn = config.tls === undefined ? true : config.tls === true || config.tls === 'true'
-  const hasScheme = /^[a-z]+:\/\//i.test(server)
-  const tls: TlsOptions = hasScheme ? {} : { enabled: tlsOn }
-  if (tlsNode && (tlsOn || /^mqtts:/i.test(server))) {
+  const tlsOverride = tlsOverrideFor(server, tlsOn)
+  const tls: TlsOptions = tlsOverride === undefined ? {} : { enabled: tlsOverride }
+  if (tlsNode && usesTls(server, tlsOverride)) {
     const o = tlsNode.addTLSOptions({})
     if (o.ca) tls.ca = o.ca as TlsOptions['ca']
     if (o.cert) tls.cert = o.cert as TlsOptions['cert']
