@@ -68,7 +68,8 @@ export function registerTtnDownlink(RED: NodeRedRuntime): void {
         } else if (o.status === 'timeout') {
           node.error(RED._('ttn.errors.downlinkTimeout', { correlationId: o.correlationId, deviceId: o.deviceId, seconds: timeoutMs / 1000 }), out)
         } else if (o.status === 'nack' || o.status === 'invalidated') {
-          node.error(`Downlink ${o.correlationId} to ${o.deviceId}: ${o.status}`, out)
+          const key = o.status === 'nack' ? 'ttn.errors.downlinkNack' : 'ttn.errors.downlinkInvalidated'
+          node.error(RED._(key, { correlationId: o.correlationId, deviceId: o.deviceId }), out)
         }
       }
 

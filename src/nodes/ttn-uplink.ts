@@ -3,7 +3,8 @@ import type { Delivery } from '../sdk/client'
 import type { UplinkMessage } from '../sdk/messages'
 import { summarizeUplink } from '../sdk/uplink'
 import { findApp } from './app-ref'
-import type { NodeInstance, NodeMessage, NodeRedRuntime } from './red'
+import type { NodeInstance, NodeMessage, NodeRedRuntime, NodeStatus } from './red'
+import { UplinkStatus } from './uplink-status'
 
 export interface TtnUplinkConfig {
   name?: string
@@ -56,11 +57,17 @@ export function registerTtnUplink(RED: NodeRedRuntime): void {
       return
     }
     const output = config.output ?? 'auto'
-    const remove = app.onUplink(config.deviceId, (d) => node.send(uplinkMessage(RED, d, output)))
-    app.register(node)
+    const status = new UplinkStatus(RED, node)
+    const remove = app.onUplink(config.deviceId, (d) => {
+      node.send(uplinkMessage(RED, d, output))
+      status.uplinkArrived()
+    })
+    // The connection status reaches this node through its UplinkStatus, which adds the last uplink's time.
+    const user = { id: node.id, status: (s: NodeStatus | Record<string, never>) => status.connectionChanged(s) }
+    app.register(user)
     node.on('close', (_removed, done) => {
       remove()
-      app.deregister(node, done)
+      app.deregister(user, done)
     })
   }
   RED.nodes.registerType('ttn-uplink', TtnUplink as never)

@@ -171,7 +171,8 @@ describe('npm start', function () {
     const comms = await EditorComms.connect(url)
     sockets.push(comms)
     await waitFor(
-      () => comms.statuses('ex1-uplink-all').includes('ttn.status.connected'),
+      // "connected", or "connected · last hh:mm" once the simulated devices have sent an uplink.
+      () => comms.statuses('ex1-uplink-all').some((s) => s === 'ttn.status.connected' || /^connected · last \d\d:\d\d$/.test(s)),
       10_000,
       'the uplink node connected',
     )
