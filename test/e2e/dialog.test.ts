@@ -433,7 +433,7 @@ describe('the ttn-app dialog and the editor checks in headless Chromium (Node-RE
       const { RED } = globalThis as unknown as EditorWindow
       RED.editor.edit(RED.nodes.node('ex2-downlink')!)
     })
-    await browser!.trayOpened(/Edit ttn downlink node/)
+    await browser!.trayOpened(/Edit ttn downlink .*node/)
     const messages = await page().evaluate(() => {
       const { RED } = globalThis as unknown as { RED: ValidatorsRED }
       const validate = RED.nodes.getType('ttn-downlink').defaults.deviceId.validate!
