@@ -229,7 +229,7 @@ function banner(config: StartConfig, running: Running, target: AppTarget): void 
   lines.push(
     '',
     'Open the editor and the debug sidebar (the bug icon at the top right): uplinks arrive there.',
-    'On the tab "02 Send a downlink and watch its fate", press an inject button: the outcome',
+    'On the tab "02 Send a downlink and follow its outcome", press an inject button: the outcome',
     '(queued, sent, ack, or failed) appears in the sidebar and under the "outcome" node.',
     'Ctrl-C stops everything.',
     '',

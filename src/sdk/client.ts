@@ -62,10 +62,10 @@ export interface MQTTClientOptions extends BrokerModeOptions {
   correlationPrefix?: string
   /**
    * Recover uplinks missed while disconnected from the application's Storage Integration (off by default;
-   * see README "Recovering missed uplinks"). Recovered uplinks reach listeners with `recovered: true`.
+   * see docs/recovery.md). Recovered uplinks reach listeners with `recovered: true`.
    */
   recover?: RecoveryOptions
-  // Generic broker mode (BrokerModeOptions, for traffic bridged into another broker; see README "Scale-out"):
+  // Generic broker mode (BrokerModeOptions, for traffic bridged into another broker; see docs/scale-out.md):
   // topicPrefix replaces `v3/{app@tenant}`, username overrides the login, protocolVersion 5 is allowed,
   // sharedGroup subscribes as `$share/{group}/...`.
 }

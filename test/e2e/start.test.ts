@@ -153,7 +153,7 @@ describe('npm start', function () {
     const flows = JSON.parse((await get(`${url}flows`)).text) as FlowNode[]
     assert.deepEqual(
       flows.filter((n) => n.type === 'tab').map((n) => n.label),
-      ['01 Receive uplinks', '02 Send a downlink and watch its fate', '03 React to joins and events'],
+      ['01 Receive uplinks', '02 Send a downlink and follow its outcome', '03 React to joins and events'],
     )
     const app = flows.find((n) => n.type === 'ttn-app')!
     assert.deepEqual(
