@@ -62,10 +62,10 @@ export interface MQTTClientOptions extends BrokerModeOptions {
   correlationPrefix?: string
   /**
    * Recover uplinks missed while disconnected from the application's Storage Integration (off by default;
-   * see docs/recovery.md). Recovered uplinks reach listeners with `recovered: true`.
+   * see README "Recovering missed uplinks"). Recovered uplinks reach listeners with `recovered: true`.
    */
   recover?: RecoveryOptions
-  // Generic broker mode (BrokerModeOptions, for traffic bridged into another broker; see docs/scale-out.md):
+  // Generic broker mode (BrokerModeOptions, for traffic bridged into another broker; see README "Scale-out"):
   // topicPrefix replaces `v3/{app@tenant}`, username overrides the login, protocolVersion 5 is allowed,
   // sharedGroup subscribes as `$share/{group}/...`.
 }
