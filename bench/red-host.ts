@@ -74,8 +74,9 @@ const INJECT_BATCH = 100
 function injectionTarget(source: InjectSource): MessageEmitter {
   let target: unknown
   if (source === 'ttn') {
-    // MQTTClient keeps its MQTT.js session private; the benchmark reaches in on purpose.
-    target = (RED.nodes.getNode(APP_NODE) as { client?: { session?: unknown } } | null)?.client?.session
+    // MQTTClient keeps its connection (Session, holding the MQTT.js client) private; the benchmark reaches in on purpose.
+    target = (RED.nodes.getNode(APP_NODE) as { client?: { session?: { mqtt?: unknown } } } | null)?.client
+      ?.session?.mqtt
   } else if (source === 'mqtt-in') {
     target = (RED.nodes.getNode(BROKER_NODE) as { client?: unknown } | null)?.client
   } else {

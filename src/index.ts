@@ -10,13 +10,15 @@ export {
   type TlsOptions,
   type ConnectionState,
   type ConnectionStatus,
-  type Delivery,
+
   type SendOptions,
   type SendResult,
   type UplinkCallback,
   type ConnectCallback,
   type DownlinkCallback,
   type CloseCallback,
+  type ClientEvents,
+  Delivery,
 } from './sdk/client'
 export { ConnectResult, explainConnectFailure } from './sdk/connack'
 export { DownlinkError, type DownlinkOutcome, type DownlinkStatus, type WaitTarget } from './sdk/downlink-tracker'

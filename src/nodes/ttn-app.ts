@@ -103,6 +103,9 @@ export function clientArguments(
     api: config.api === 'v2' ? 'v2' : 'v3',
     tls,
     autoConnect: false,
+    // Subscribed to uplinks only while an uplink node listens: a flow with only downlink nodes does
+    // not receive every uplink of the application.
+    subscribeUplinks: 'on-demand',
   }
   if (config.tenant?.trim()) options.tenant = config.tenant.trim()
   if (Number.isFinite(keepalive) && keepalive > 0) options.keepalive = keepalive

@@ -26,9 +26,11 @@ export function registerTtnEvent(RED: NodeRedRuntime): void {
     }
     let remove: () => void
     try {
-      remove = app.onEvent(event, config.deviceId, (d) =>
-        node.send({ topic: d.topic, event: d.event, deviceId: d.deviceId, payload: d.body, ttn: d.message }),
-      )
+      remove = app.onEvent(event, config.deviceId, (d) => {
+        // The first node to take a delivery gets the parsed message, every other node a copy.
+        const message = d.take()
+        node.send({ topic: d.topic, event: d.event, deviceId: d.deviceId, payload: d.bodyIn(message), ttn: message })
+      })
     } catch (err) {
       node.status({ fill: 'red', shape: 'ring', text: 'ttn.status.configError' })
       node.error((err as Error).message)

@@ -13,18 +13,9 @@ export interface TtnUplinkConfig {
   output?: 'auto' | 'bytes' | 'message'
 }
 
-/**
- * The delivery last handed to a node. Several nodes may receive the same parsed message; the first
- * gets it as is and the others a copy, as Node-RED does for wires, so that one flow mutating msg.ttn
- * cannot change what another flow sees. The SDK calls every listener of one delivery in a row,
- * synchronously, so "the same as the last one" means "already handed out". (A WeakSet of handed-out
- * deliveries did the same at ~0.5 µs more per uplink: see BENCHMARKS.md.)
- */
-let lastDelivery: Delivery<UplinkMessage> | undefined
-
-export function uplinkMessage(RED: NodeRedRuntime, d: Delivery<UplinkMessage>, output: TtnUplinkConfig['output']): NodeMessage {
-  const message = d === lastDelivery ? RED.util.cloneMessage(d.message) : d.message
-  lastDelivery = d
+export function uplinkMessage(d: Delivery<UplinkMessage>, output: TtnUplinkConfig['output']): NodeMessage {
+  // The first node to take a delivery gets the parsed message, every other node a copy (Delivery.take).
+  const message = d.take()
   const s = summarizeUplink(message)
   const payload = output === 'message' ? message : output === 'bytes' ? s.bytes : (s.decoded ?? s.bytes)
   const msg: NodeMessage = {
@@ -59,7 +50,7 @@ export function registerTtnUplink(RED: NodeRedRuntime): void {
     const output = config.output ?? 'auto'
     const status = new UplinkStatus(RED, node)
     const remove = app.onUplink(config.deviceId, (d) => {
-      node.send(uplinkMessage(RED, d, output))
+      node.send(uplinkMessage(d, output))
       status.uplinkArrived()
     })
     // The connection status reaches this node through its UplinkStatus, which adds the last uplink's time.

@@ -108,3 +108,15 @@ export function authCauseText(c: AuthCause): string {
       return 'the server refused the API key: is it a key of this application, on this cluster, with traffic rights?'
   }
 }
+
+/** A connection attempt that failed: the code (CONNACK or ours) and what to check. */
+export class ConnectError extends Error {
+  readonly code: number
+  readonly hint: string
+  constructor(failure: ConnectFailure) {
+    super(`Connection failed (${failure.summary}, code ${failure.code}): ${failure.hint}`)
+    this.name = 'ConnectError'
+    this.code = failure.code
+    this.hint = failure.hint
+  }
+}

@@ -81,8 +81,8 @@ interface Tracked {
   timer?: NodeJS.Timeout
   waiters: Waiter[]
   onStatus?: (o: DownlinkOutcome) => void
-  /** Called once, when the downlink is final or forgotten (evicted, abandoned, cleared). */
-  onDone?: () => void
+  /** Nothing more will come for it: the flow's callback is dropped and TrackerOptions.onDone called. */
+  done: boolean
 }
 
 export interface TrackerOptions {
@@ -92,6 +92,12 @@ export interface TrackerOptions {
   maxTracked?: number
   /** Called for every status of every tracked downlink. */
   onStatus?: (o: DownlinkOutcome) => void
+  /**
+   * Called once per tracked downlink, when it is final or forgotten (evicted, abandoned, cleared): a
+   * plain callback given once, rather than a promise or a closure per downlink, because at thousands of
+   * downlinks a second either costs more than the send.
+   */
+  onDone?: (correlationId: string) => void
 }
 
 function isFinal(o: DownlinkOutcome): boolean {
@@ -121,20 +127,10 @@ export class DownlinkTracker {
     return this.entries.has(correlationId)
   }
 
-  /**
-   * Start tracking (before publishing). `onDone` runs once, when the downlink becomes final or is
-   * forgotten: a plain callback rather than a promise, because at thousands of downlinks a second a
-   * promise chain (and a rejection with a stack trace per evicted entry) costs more than the send.
-   */
-  track(
-    correlationId: string,
-    deviceId: string,
-    confirmed: boolean,
-    onStatus?: (o: DownlinkOutcome) => void,
-    onDone?: () => void,
-  ): void {
+  /** Start tracking (before publishing). TrackerOptions.onDone runs once for it, when it is final or forgotten. */
+  track(correlationId: string, deviceId: string, confirmed: boolean, onStatus?: (o: DownlinkOutcome) => void): void {
     if (this.entries.size >= this.maxTracked) this.evictOldest()
-    this.entries.set(correlationId, { correlationId, deviceId, confirmed, waiters: [], onStatus, onDone })
+    this.entries.set(correlationId, { correlationId, deviceId, confirmed, waiters: [], onStatus, done: false })
   }
 
   /** The downlink left the client: from now on the server has queueTimeoutMs to queue it. */
@@ -249,10 +245,10 @@ export class DownlinkTracker {
    * holds) and call onDone, once.
    */
   private done(t: Tracked): void {
-    const onDone = t.onDone
+    if (t.done) return
+    t.done = true
     t.onStatus = undefined
-    t.onDone = undefined
-    onDone?.()
+    this.options.onDone?.(t.correlationId)
   }
 
   private forget(id: string): void {

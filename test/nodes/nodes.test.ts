@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import type { V3DownlinkRequest } from '../../src/sdk/messages'
 import { TtsBroker } from '../../src/simulator'
 import { fixture } from '../fixtures'
-import { catchNode, collect, helper, record, ttnNodes } from '../support/node-red'
+import { catchNode, collect, functionNode, helper, record, ttnNodes } from '../support/node-red'
 import { delay, waitFor } from '../support/wait'
 
 const KEY = 'NNSXS.NODETEST.SECRETKEY'
@@ -263,6 +263,21 @@ describe('Node-RED nodes in the real runtime', () => {
       assert.equal(broker.downlinks.length, 0)
     })
 
+    it('reports a refused downlink once, on the downlink node (to Catch), not again on the config node', async () => {
+      const { down, caught } = await loadDownlink()
+      const cfg = helper.getNode('app')
+      const cfgWarnings = record(cfg, 'warn')
+      const cfgErrors = record(cfg, 'error')
+      const downErrors = record(down, 'error')
+      down.receive({ payload: 'not base64 at all' })
+      down.receive({ payload: [1], port: 300 })
+      await waitFor(() => caught.length === 2, 5000, 'both errors caught')
+      await delay(200)
+      assert.equal(downErrors.length, 2)
+      assert.deepEqual(cfgWarnings, [])
+      assert.deepEqual(cfgErrors, [])
+    })
+
     it('reports queued on the outcome output, carrying the original msg', async () => {
       const { down, outcomes } = await loadDownlink()
       down.receive({ payload: [1], topic: 'mine', flowRef: 42 })
@@ -340,6 +355,51 @@ describe('Node-RED nodes in the real runtime', () => {
       assert.equal(j[0].topic, 'v3/app1@ttn/devices/dev1/join')
       assert.deepEqual(a.map((m) => m.event), ['join', 'down/ack', 'location/solved'])
     })
+  })
+
+  describe('one message object per receiver', () => {
+    // Node-RED's rule for wires: the first receiver may get the object itself, every further one a copy.
+    // Two of our nodes that receive the same server message must not share one msg.ttn either.
+    const mutate = (id: string, tag: string, wire: string) => ({
+      id,
+      type: 'function',
+      func: `msg.ttn.touchedBy = '${tag}'; if (msg.payload && typeof msg.payload === 'object') msg.payload.touchedBy = '${tag}'; return msg`,
+      wires: [[wire]],
+    })
+    const cases = [
+      ['two ttn-event nodes', 'ttn-event', { event: 'join' }, (b: TtsBroker) => b.publishEvent('app1@ttn', 'dev1', 'join')],
+      ['two ttn-uplink nodes', 'ttn-uplink', {}, (b: TtsBroker) => b.publishUplink('app1@ttn', 'dev1')],
+    ] as const
+
+    for (const [kind, nodeType, extra, publish] of cases) {
+      it(`${kind}: a change downstream of one does not show in the other's message`, async () => {
+        const flow = [
+          app(),
+          { id: 'n1', type: nodeType, app: 'app', ...extra, wires: [['f1']] },
+          mutate('f1', 'one', 'h1'),
+          { id: 'h1', type: 'helper' },
+          { id: 'n2', type: nodeType, app: 'app', ...extra, wires: [['f2']] },
+          mutate('f2', 'two', 'h2'),
+          { id: 'h2', type: 'helper' },
+          { id: 'n3', type: nodeType, app: 'app', ...extra, wires: [['h3']] },
+          { id: 'h3', type: 'helper' },
+        ]
+        await helper.load([ttnNodes, functionNode], flow, creds())
+        const h1 = collect(helper.getNode('h1'))
+        const h2 = collect(helper.getNode('h2'))
+        const h3 = collect(helper.getNode('h3'))
+        await subscribed(nodeType === 'ttn-event' ? 'v3/app1@ttn/devices/+/join' : 'v3/app1@ttn/devices/+/up')
+        await publish(broker)
+        await waitFor(() => h1.length === 1 && h2.length === 1 && h3.length === 1, 5000, 'three messages')
+        await delay(50)
+        const touched = (m: Record<string, unknown>) => (m.ttn as { touchedBy?: string }).touchedBy
+        assert.equal(touched(h1[0]), 'one')
+        assert.equal(touched(h2[0]), 'two')
+        assert.equal(touched(h3[0]), undefined)
+        assert.notEqual(h1[0].ttn, h2[0].ttn)
+        assert.notEqual(h1[0].payload, h3[0].payload)
+      })
+    }
   })
 
   describe('redeploys', () => {

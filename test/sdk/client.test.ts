@@ -20,7 +20,12 @@ describe('MQTTClient against the simulated The Things Stack', () => {
   }
 
   beforeEach(async () => {
-    broker = await TtsBroker.start({ applications: [{ appId: 'app1', tenant: 'ttn', apiKey: KEY }, { appId: 'legacy', tenant: null, apiKey: KEY, api: 'v2' }] })
+    broker = await TtsBroker.start({
+      applications: [
+        { appId: 'app1', tenant: 'ttn', apiKey: KEY },
+        { appId: 'legacy', tenant: null, apiKey: KEY, api: 'v2' },
+      ],
+    })
   })
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()))
@@ -62,7 +67,10 @@ describe('MQTTClient against the simulated The Things Stack', () => {
     })
 
     it('explains CONNACK 5, keeps retrying with growing back-off, and connects once the key is right', async () => {
-      const c = client({ autoConnect: false, reconnect: { minDelayMs: 40, maxDelayMs: 1000 } }, 'NNSXS.WRONG.KEY')
+      const c = client(
+        { autoConnect: false, reconnect: { minDelayMs: 40, maxDelayMs: 1000 } },
+        'NNSXS.WRONG.KEY',
+      )
       const results: number[] = []
       const statuses: ConnectionStatus[] = []
       c.setConnectCallback((res) => results.push(res))
@@ -206,7 +214,7 @@ describe('MQTTClient against the simulated The Things Stack', () => {
     })
 
     it('unsubscribes when the last listener of an event goes', async () => {
-      const c = client()
+      const c = client({ subscribeUplinks: 'on-demand' })
       await onceWithin(c, 'connect')
       const off = c.onEvent('join', undefined, () => undefined)
       await waitFor(() => broker.subscriptionsOf(c.clientId).includes('v3/app1@ttn/devices/+/join'))
@@ -234,8 +242,55 @@ describe('MQTTClient against the simulated The Things Stack', () => {
       assert.equal(joins[0].topic, 'v3/app1@ttn/devices/dev1/join')
     })
 
+    describe('a callback set at any time after connecting receives every uplink published after the call (seed)', () => {
+      // The seed subscribes to the uplinks when it connects; a callback set later must not wait for a SUBACK.
+      async function connectedThenIdle(): Promise<MQTTClient> {
+        const c = client()
+        const results: number[] = []
+        c.setConnectCallback((res) => results.push(res))
+        await waitFor(() => results.length === 1, 5000, 'connect callback')
+        assert.deepEqual(results, [0])
+        await delay(100)
+        return c
+      }
+      const publishFour = () =>
+        Promise.all([1, 2, 3, 4].map((i) => broker.publishUplink('app1@ttn', `dev${i}`)))
+
+      it('setUplinkCallback', async () => {
+        const c = await connectedThenIdle()
+        const got: string[] = []
+        c.setUplinkCallback((_m, _c, d) => got.push(d.deviceId))
+        await publishFour()
+        await waitFor(() => got.length === 4, 3000, 'four uplinks')
+        assert.deepEqual(got.sort(), ['dev1', 'dev2', 'dev3', 'dev4'])
+      })
+
+      it("on('uplink')", async () => {
+        const c = await connectedThenIdle()
+        const got: unknown[] = []
+        c.on('uplink', (m) => got.push(m))
+        await publishFour()
+        await waitFor(() => got.length === 4, 3000, 'four uplinks')
+      })
+
+      it('onUplink()', async () => {
+        const c = await connectedThenIdle()
+        const got: string[] = []
+        c.onUplink(undefined, (d) => got.push(d.deviceId))
+        await publishFour()
+        await waitFor(() => got.length === 4, 3000, 'four uplinks')
+      })
+
+      it("with subscribeUplinks: 'on-demand' (the Node-RED config node) nothing is subscribed until someone listens", async () => {
+        const c = client({ subscribeUplinks: 'on-demand' })
+        await onceWithin(c, 'connect')
+        await delay(100)
+        assert.deepEqual(broker.subscriptionsOf(c.clientId), [])
+      })
+    })
+
     it("offers Node-style events: client.on('uplink') holds a subscription", async () => {
-      const c = client()
+      const c = client({ subscribeUplinks: 'on-demand' })
       const got: unknown[] = []
       const listener = (m: unknown) => got.push(m)
       c.on('uplink', listener)
@@ -308,7 +363,15 @@ describe('MQTTClient against the simulated The Things Stack', () => {
       assert.equal(d.topic, 'v3/app1@ttn/devices/dev1/down/replace')
       assert.deepEqual(d.violations, [])
       assert.deepEqual(d.body, {
-        downlinks: [{ f_port: 1, frm_payload: 'vu8=', confirmed: false, priority: 'NORMAL', correlation_ids: [r.correlationId] }],
+        downlinks: [
+          {
+            f_port: 1,
+            frm_payload: 'vu8=',
+            confirmed: false,
+            priority: 'NORMAL',
+            correlation_ids: [r.correlationId],
+          },
+        ],
       })
       assert.deepEqual(r.body, d.body)
       assert.equal(r.topic, d.topic)
@@ -361,7 +424,10 @@ describe('MQTTClient against the simulated The Things Stack', () => {
           `${JSON.stringify(args)} should be refused`,
         )
       }
-      await assert.rejects(c.send('dev1', [1], 1, false, 'replace', { priority: 'URGENT' }), /Unknown priority/)
+      await assert.rejects(
+        c.send('dev1', [1], 1, false, 'replace', { priority: 'URGENT' }),
+        /Unknown priority/,
+      )
       await delay(100)
       assert.equal(broker.downlinks.length, 0)
     })
@@ -380,6 +446,21 @@ describe('MQTTClient against the simulated The Things Stack', () => {
       assert.deepEqual(unhandled, [])
     })
 
+    it('reports a refused send once: to the caller who awaits it, else as one error event', async () => {
+      const c = await connected()
+      const errors: Error[] = []
+      c.on('error', (e) => errors.push(e))
+      await assert.rejects(c.send('BAD ID', [1]), ValidationError)
+      await c.send('dev1', [1], 0).catch(() => undefined)
+      await delay(50)
+      assert.deepEqual(errors, [], 'handled failures are not reported again')
+      c.send('BAD ID', [1])
+      await waitFor(() => errors.length === 1, 2000, 'the unhandled failure as an error event')
+      await delay(50)
+      assert.equal((errors as Error[]).length, 1)
+      assert.ok((errors as Error[])[0] instanceof ValidationError)
+    })
+
     it('lets the caller await the outcome: queued from the server, matched by correlation ID', async () => {
       const c = await connected()
       const r = await c.send('dev1', [1, 2], 2)
@@ -393,7 +474,9 @@ describe('MQTTClient against the simulated The Things Stack', () => {
     it('reports down/failed against the send that caused it', async () => {
       const c = await connected()
       const statuses: string[] = []
-      const r = await c.send('dev1', Buffer.alloc(100), 1, false, 'replace', { onStatus: (o) => statuses.push(o.status) })
+      const r = await c.send('dev1', Buffer.alloc(100), 1, false, 'replace', {
+        onStatus: (o) => statuses.push(o.status),
+      })
       await assert.rejects(r.wait('queued', 2000), (err: unknown) => {
         assert.ok(err instanceof DownlinkError)
         assert.equal(err.outcome.status, 'failed')
@@ -405,7 +488,10 @@ describe('MQTTClient against the simulated The Things Stack', () => {
 
     it('follows a confirmed downlink to sent and ack when the network delivers it', async () => {
       await broker.stop()
-      broker = await TtsBroker.start({ applications: [{ appId: 'app1', tenant: 'ttn', apiKey: KEY }], autoDeliver: { sentAfterMs: 20, ackAfterMs: 20 } })
+      broker = await TtsBroker.start({
+        applications: [{ appId: 'app1', tenant: 'ttn', apiKey: KEY }],
+        autoDeliver: { sentAfterMs: 20, ackAfterMs: 20 },
+      })
       const c = await connected()
       const statuses: string[] = []
       const r = await c.send('dev1', [1], 1, true, 'last', { onStatus: (o) => statuses.push(o.status) })
@@ -422,7 +508,10 @@ describe('MQTTClient against the simulated The Things Stack', () => {
       await c.connect()
       const statuses: string[] = []
       const r = await c.send('dev1', [1], 1, false, 'replace', { onStatus: (o) => statuses.push(o.status) })
-      await assert.rejects(r.wait('queued'), (err: unknown) => err instanceof DownlinkError && err.outcome.status === 'timeout')
+      await assert.rejects(
+        r.wait('queued'),
+        (err: unknown) => err instanceof DownlinkError && err.outcome.status === 'timeout',
+      )
       assert.deepEqual(statuses, ['timeout'])
       assert.equal(broker.rejectedPublishes.length, 1)
     })
@@ -442,7 +531,10 @@ describe('MQTTClient against the simulated The Things Stack', () => {
       await pending
       const [r1, r2] = await Promise.all([first, second])
       await waitFor(() => broker.downlinks.length === 2)
-      assert.deepEqual(broker.downlinks.map((d) => (d.body as V3DownlinkRequest).downlinks[0].correlation_ids?.[0]), [r1.correlationId, r2.correlationId])
+      assert.deepEqual(
+        broker.downlinks.map((d) => (d.body as V3DownlinkRequest).downlinks[0].correlation_ids?.[0]),
+        [r1.correlationId, r2.correlationId],
+      )
 
       await broker.stop()
       await waitFor(() => !c.connected, 3000, 'disconnect')
@@ -470,19 +562,35 @@ describe('MQTTClient against the simulated The Things Stack', () => {
       const r = await c.send('dev_1', { led: true }, 2, true, 'first')
       await waitFor(() => broker.downlinks.length === 1)
       assert.equal(broker.downlinks[0].topic, 'legacy/devices/dev_1/down')
-      assert.deepEqual(broker.downlinks[0].body, { port: 2, confirmed: true, schedule: 'first', payload_fields: { led: true } })
+      assert.deepEqual(broker.downlinks[0].body, {
+        port: 2,
+        confirmed: true,
+        schedule: 'first',
+        payload_fields: { led: true },
+      })
       await assert.rejects(r.wait('queued'), /not reported in the TTN v2 API mode/)
       await c.send('dev_1', 'AQ==', 1, false, 'push')
       await waitFor(() => broker.downlinks.length === 2)
-      assert.deepEqual(broker.downlinks[1].body, { port: 1, confirmed: false, schedule: 'last', payload_raw: 'AQ==' })
+      assert.deepEqual(broker.downlinks[1].body, {
+        port: 1,
+        confirmed: false,
+        schedule: 'last',
+        payload_raw: 'AQ==',
+      })
     })
   })
 
   it('constructor errors say what to fix', () => {
     assert.throws(() => new MQTTClient('My App', KEY, 'localhost:1883', { autoConnect: false }), /not valid/)
-    assert.throws(() => new MQTTClient('app1', '', 'localhost:1883', { autoConnect: false }), /API key .* is missing/)
+    assert.throws(
+      () => new MQTTClient('app1', '', 'localhost:1883', { autoConnect: false }),
+      /API key .* is missing/,
+    )
     assert.throws(() => new MQTTClient('app1', KEY, 'ws://x', { autoConnect: false }), /Unsupported scheme/)
-    assert.throws(() => new MQTTClient('app1', KEY, 'x', { autoConnect: false, api: 'v4' as 'v3' }), /Unknown api/)
+    assert.throws(
+      () => new MQTTClient('app1', KEY, 'x', { autoConnect: false, api: 'v4' as 'v3' }),
+      /Unknown api/,
+    )
     const c = new MQTTClient('app1', KEY, undefined, { autoConnect: false })
     assert.equal(c.username, 'app1@ttn')
     assert.equal(c.host, 'eu1.cloud.thethings.network')

@@ -220,8 +220,8 @@ describe('downlink tracker', () => {
   })
   it('calls onDone exactly once: when final, evicted, abandoned or cleared, never for a step in between', () => {
     const done: string[] = []
-    const t = new DownlinkTracker({ maxTracked: 2 })
-    const track = (id: string, confirmed: boolean) => t.track(id, 'd', confirmed, undefined, () => done.push(id))
+    const t = new DownlinkTracker({ maxTracked: 2, onDone: (id) => done.push(id) })
+    const track = (id: string, confirmed: boolean) => t.track(id, 'd', confirmed)
     track('final', true)
     t.handleEvent('down/queued', event('downlink_queued', ['final']))
     t.handleEvent('down/sent', event('downlink_sent', ['final']))

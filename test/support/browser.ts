@@ -1,16 +1,34 @@
 /**
- * The Node-RED editor in a real headless Chromium (Debian's `chromium` package driven by playwright-core;
- * a test tool's own browser download is not available here). One `EditorBrowser` is one browser with a
+ * The Node-RED editor in a real headless Chromium (the build shipped inside the npm package
+ * @sparticuz/chromium, unpacked by `npm test`'s set-up step scripts/test-prereqs.mjs, driven by
+ * playwright-core; a test tool's own browser download is not available here). One `EditorBrowser` is one browser with a
  * fresh profile. It records what a user would not see but a test must: page errors, console errors,
  * requests that leave 127.0.0.1, and every response and WebSocket frame the page received (to look for
  * secrets in them).
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core'
 import { REPO, removeDir, tempDir } from './node-red-process'
 
-export const CHROMIUM = '/usr/bin/chromium'
+/** Where the set-up step unpacked Chromium (it writes this file; the path rule lives there only). */
+const CHROMIUM_INFO = join(REPO, 'node_modules', '.cache', 'ttn-chromium', 'current.json')
+
+interface ChromiumInfo {
+  executable: string
+  /** Folder with fonts.conf: the build carries its own fonts, a bare machine may have none. */
+  fontconfig: string
+}
+
+function chromiumInfo(): ChromiumInfo {
+  try {
+    return JSON.parse(readFileSync(CHROMIUM_INFO, 'utf8')) as ChromiumInfo
+  } catch (err) {
+    throw new Error(
+      `Chromium is not unpacked (${(err as Error).message}). Run the tests with npm test, whose set-up step unpacks it.`,
+    )
+  }
+}
 /** Screenshots and other evidence of a test run (ignored by git). */
 export const ARTIFACTS = join(REPO, 'test-artifacts')
 
@@ -56,6 +74,9 @@ export interface EditorWindow {
 
 const ARGS = [
   '--no-sandbox',
+  // This build is a headless shell made to run as one process (no zygote, no separate GPU process).
+  '--single-process',
+  '--no-zygote',
   '--disable-gpu',
   '--disable-background-networking',
   '--disable-component-update',
@@ -80,11 +101,13 @@ export class EditorBrowser {
 
   /** Starts Chromium with a fresh profile and one 1280x720 page. */
   static async launch(): Promise<EditorBrowser> {
+    const chromiumBuild = chromiumInfo()
     const profileDir = tempDir('ttn-chromium-')
     let context: BrowserContext
     try {
       context = await chromium.launchPersistentContext(profileDir, {
-        executablePath: CHROMIUM,
+        executablePath: chromiumBuild.executable,
+        env: { ...process.env, FONTCONFIG_PATH: chromiumBuild.fontconfig },
         headless: true,
         args: ARGS,
         viewport: { width: 1280, height: 720 },
@@ -96,7 +119,7 @@ export class EditorBrowser {
     } catch (err) {
       removeDir(profileDir)
       throw new Error(
-        `Chromium (${CHROMIUM}) did not start: ${(err as Error).message}. On Debian: apt-get install chromium`,
+        `Chromium (${chromiumBuild.executable}) did not start: ${(err as Error).message}. Reinstall it: rm -rf node_modules && npm install && npm test`,
       )
     }
     try {
