@@ -421,6 +421,8 @@ for (const [title, runtimeOf, major] of runtimes) {
         assert.equal(await hasError(`#node-config-input-${field}`), false, `${field} valid`)
       }
       await tray.locator('#node-config-input-name').blur()
+      // No tab tooltip over the picture.
+      await page().mouse.move(5, 710)
       await delay(300)
       await browser!.scrollTrayToTop()
       await browser!.screenshot(shot('ttn-app-dialog'), {
@@ -512,7 +514,11 @@ for (const [title, runtimeOf, major] of runtimes) {
         [[5, true]],
         'the port set in the dialog, confirmed from the button',
       )
-      await browser!.screenshot(shot('downlink-flow'))
+      // The README's picture of the downlink tab: the buttons, the nodes and their statuses.
+      await page().locator(`[id='demo-inject-too-long'] .red-ui-flow-node-button`).click()
+      await statusBecomes('ex2-debug-outcome', 'failed')
+      await delay(300)
+      await browser!.screenshot(shot('downlink-flow'), { copies: docsCopy('downlink-flow.png') })
       noProblems()
     })
 
