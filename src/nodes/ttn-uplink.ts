@@ -58,6 +58,7 @@ export function registerTtnUplink(RED: NodeRedRuntime): void {
     app.register(user)
     node.on('close', (_removed, done) => {
       remove()
+      status.dispose()
       app.deregister(user, done)
     })
   }

@@ -16,9 +16,14 @@ const fakeRED = { _: (key: string, s?: Record<string, unknown>) => `${key} ${JSO
 const at = (hh: number, mm: number, ss = 0) => new Date(2026, 0, 1, hh, mm, ss).getTime()
 
 describe('ttn-uplink status: connected · last hh:mm', () => {
+  const made: UplinkStatus[] = []
+  afterEach(() => {
+    for (const s of made.splice(0)) s.dispose()
+  })
   function make() {
     const shown: (NodeStatus | Record<string, never>)[] = []
     const status = new UplinkStatus(fakeRED as never, { status: (s) => shown.push(s) })
+    made.push(status)
     return { status, shown }
   }
 
@@ -38,6 +43,17 @@ describe('ttn-uplink status: connected · last hh:mm', () => {
     status.uplinkArrived(at(10, 34, 0))
     assert.equal(shown.length, 3)
     assert.match(String((shown[2] as NodeStatus).text), /"time":"10:34"/)
+  })
+
+  it('without a clock given, takes the time from the shared clock (the current minute)', () => {
+    const { status, shown } = make()
+    status.connectionChanged(CONNECTED)
+    const before = new Date()
+    status.uplinkArrived()
+    const text = String((shown.at(-1) as NodeStatus).text)
+    const hhmm = (d: Date) => `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`
+    const after = new Date()
+    assert.ok(text.includes(hhmm(before)) || text.includes(hhmm(after)) || text.includes(hhmm(new Date(before.getTime() - 1000))), text)
   })
 
   it('shows the other connection states unchanged, and the last uplink again once reconnected', () => {
