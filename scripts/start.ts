@@ -281,7 +281,7 @@ function banner(config: StartConfig, running: Running, target: AppTarget): void 
   lines.push(
     '',
     'Open the editor and the debug sidebar (the bug icon at the top right): uplinks arrive there.',
-    'On the tab "02 Send a downlink and watch its fate", press an inject button: the outcome',
+    'On the tab "02 Send a downlink and follow its outcome", press an inject button: the outcome',
     '(queued, sent, ack, or failed) appears in the sidebar and under the "outcome" node.',
     'On the tab "04 Device and gateway health", front-door goes silent 90 s in (for a minute),',
     'and sim-gateway-basement goes offline 2 minutes in (for two and a half).',

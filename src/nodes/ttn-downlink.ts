@@ -114,7 +114,8 @@ export function registerTtnDownlink(RED: NodeRedRuntime): void {
       } else if (o.status === 'expired') {
         node.error(RED._('ttn.errors.downlinkExpired', { deviceId: o.deviceId, attempt: o.attempt, attempts: o.attempts, reason: o.reason ?? '', id: o.groupId }), out)
       } else if (o.status === 'nack' || o.status === 'invalidated') {
-        node.error(`Downlink ${o.correlationId} to ${o.deviceId}: ${o.status}`, out)
+        const key = o.status === 'nack' ? 'ttn.errors.downlinkNack' : 'ttn.errors.downlinkInvalidated'
+        node.error(RED._(key, { correlationId: o.correlationId, deviceId: o.deviceId }), out)
       }
     }
 

@@ -4,7 +4,8 @@ import type { UplinkMessage } from '../sdk/messages'
 import type { DeviceDetails } from '../sdk/device-details'
 import { summarizeUplink } from '../sdk/uplink'
 import { findApp } from './app-ref'
-import type { NodeInstance, NodeMessage, NodeRedRuntime } from './red'
+import type { NodeInstance, NodeMessage, NodeRedRuntime, NodeStatus } from './red'
+import { UplinkStatus } from './uplink-status'
 
 export interface TtnUplinkConfig {
   name?: string
@@ -58,14 +59,20 @@ export function registerTtnUplink(RED: NodeRedRuntime): void {
     const output = config.output ?? 'auto'
     const details = config.details === true || config.details === 'true'
     const releaseDetails = details ? app.api.useDeviceDetails() : undefined
-    const remove = details
-      ? app.onUplink(config.deviceId, (d) => node.send(withDeviceDetails(app.api.deviceDetails(d.deviceId), uplinkMessage(d, output))))
-      : app.onUplink(config.deviceId, (d) => node.send(uplinkMessage(d, output)))
-    app.register(node)
+    const status = new UplinkStatus(RED, node)
+    const remove = app.onUplink(config.deviceId, (d) => {
+      const msg = uplinkMessage(d, output)
+      node.send(details ? withDeviceDetails(app.api.deviceDetails(d.deviceId), msg) : msg)
+      status.uplinkArrived()
+    })
+    // The connection status reaches this node through its UplinkStatus, which adds the last uplink's time.
+    const user = { id: node.id, type: node.type, status: (s: NodeStatus | Record<string, never>) => status.connectionChanged(s) }
+    app.register(user)
     node.on('close', (_removed, done) => {
       releaseDetails?.()
       remove()
-      app.deregister(node, done)
+      status.dispose()
+      app.deregister(user, done)
     })
   }
   RED.nodes.registerType('ttn-uplink', TtnUplink as never)

@@ -65,18 +65,20 @@ export class DownlinkError extends Error {
   }
 }
 
+/** Device and reason first, the correlation ID last: a debug sidebar cuts long lines. */
 function describeFailure(o: DownlinkOutcome): string {
+  const id = `(ID ${o.correlationId})`
   switch (o.status) {
     case 'failed':
-      return `Downlink ${o.correlationId} to ${o.deviceId} failed: ${o.error?.name ?? 'unknown error'}${o.error?.message ? ` (${o.error.message})` : ''}`
+      return `Downlink to ${o.deviceId} failed: ${o.error?.name ?? 'unknown error'}${o.error?.message ? ` (${o.error.message})` : ''} ${id}`
     case 'nack':
-      return `Downlink ${o.correlationId} to ${o.deviceId} was not acknowledged by the device`
+      return `Downlink to ${o.deviceId} not acknowledged by the device ${id}`
     case 'invalidated':
-      return `Downlink ${o.correlationId} to ${o.deviceId} was dropped from the queue (queue invalidated, e.g. after a rejoin)`
+      return `Downlink to ${o.deviceId} dropped: the queue was invalidated, e.g. after a rejoin ${id}`
     case 'timeout':
-      return `Downlink ${o.correlationId} to ${o.deviceId}: no answer from The Things Stack in time (check the key's downlink rights and the device ID)`
+      return `Downlink to ${o.deviceId}: no answer from The Things Stack in time; check the key's downlink rights and the device ID ${id}`
     default:
-      return `Downlink ${o.correlationId} to ${o.deviceId}: ${o.status}`
+      return `Downlink to ${o.deviceId}: ${o.status} ${id}`
   }
 }
 

@@ -5,14 +5,14 @@
  */
 import { idProblem } from './address'
 import { ValidationError } from './errors'
+import { applicationPort, MAX_PORT, MIN_PORT } from './fport'
 import { PRIORITIES, type Priority } from './messages'
 import { type PayloadFormat, type EncodedPayload, encodePayload } from './payload'
 import type { Api } from './topics'
 import { type ClassBCBody, validateClassBC } from './downlinks/class-bc'
 
 export const MAX_PAYLOAD_BYTES = 255
-export const MIN_PORT = 1
-export const MAX_PORT = 223
+export { MIN_PORT, MAX_PORT }
 
 /** `next-uplink` holds the downlink until the device's next uplink (src/sdk/downlinks/retrying-send.ts). */
 export type Schedule = 'replace' | 'last' | 'push' | 'first' | 'next-uplink'
@@ -36,8 +36,8 @@ export function validateDeviceId(deviceId: unknown, api: Api): string {
 }
 
 export function validatePort(port: unknown): number {
-  const n = typeof port === 'string' && /^\s*\d+\s*$/.test(port) ? Number(port) : port
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < MIN_PORT || n > MAX_PORT) {
+  const n = applicationPort(port)
+  if (n === undefined) {
     throw new ValidationError(
       `Invalid FPort ${JSON.stringify(port)}: LoRaWAN application ports are whole numbers from ${MIN_PORT} to ${MAX_PORT} ` +
         '(0 is for MAC commands, 224 is the test port, 225-255 are reserved).',

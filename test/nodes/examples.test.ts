@@ -84,7 +84,7 @@ describe('example flows do what their comments say', () => {
   })
 
   it('02 Send a downlink: each inject button publishes its payload form, and the outcome output reports the fate', async () => {
-    await helper.load(modules, loadExample('02 Send a downlink and watch its fate.json', broker.port), { 'ex-ttn-app': { apiKey: KEY } })
+    await helper.load(modules, loadExample('02 Send a downlink and follow its outcome.json', broker.port), { 'ex-ttn-app': { apiKey: KEY } })
     const outcomes = collect(helper.getNode('ex2-debug-outcome'))
     const errors = collect(helper.getNode('ex2-debug-error'))
     await waitFor(() => broker.connectionCount('my-app@ttn') === 1, 5000, 'connected')
@@ -118,7 +118,7 @@ describe('example flows do what their comments say', () => {
       keys: [{ key: KEY, appId: 'my-app', rights: ['RIGHT_APPLICATION_ALL'] }],
     })
     try {
-      const flow = loadExample('02 Send a downlink and watch its fate.json', broker.port).map((n) =>
+      const flow = loadExample('02 Send a downlink and follow its outcome.json', broker.port).map((n) =>
         n.type === 'ttn-app' ? { ...n, apiUrl: api.url } : n,
       )
       await helper.load(modules, flow, { 'ex-ttn-app': { apiKey: KEY } })
