@@ -1,6 +1,6 @@
 /**
  * The flow `npm start` deploys: the example flows of examples/, one tab each, sharing their one
- * application node, plus two buttons that show a confirmed downlink's ack and a refused downlink.
+ * application node, plus buttons that show a confirmed downlink's ack, a refused downlink and a retry.
  * The application node is pointed at the simulator (or a real application) on every start; a flow the
  * user changed in the editor is kept. The API key never reaches a file: the credential is the
  * reference `${TTN_API_KEY}`, which Node-RED resolves from the environment `npm start` gives it.
@@ -66,28 +66,37 @@ export function demoFlow(examplesDir: string, target: AppTarget): FlowNode[] {
       out.push(isConfig ? { ...n } : { ...n, z: tab.id })
     }
   })
-  out.push(...demoExtras(out))
+  out.push(...demoExtras(out, target))
   pointAppAt(out, target)
   return out
 }
 
-/** A comment that explains the demo, and two more downlink buttons when the downlink example is there. */
-function demoExtras(flow: FlowNode[]): FlowNode[] {
+/**
+ * Comments that explain the demo where it runs (naming its real application node, every button, and
+ * how to keep the debug sidebar readable), and three more downlink buttons when the downlink example is there.
+ */
+function demoExtras(flow: FlowNode[], target: AppTarget): FlowNode[] {
   const extras: FlowNode[] = []
-  const firstTab = flow.find((n) => n.type === 'tab')
-  if (firstTab) {
+  const tabs = flow.filter((n) => n.type === 'tab')
+  const simulated = target.recoverUrl !== undefined || /^(127\.0\.0\.1|localhost)(:|$)/.test(target.server)
+  const where = simulated
+    ? 'the built-in simulated The Things Stack, where `my-device`, `other-device` and `front-door` join and ' +
+      'send an uplink every few seconds (`other-device` has no payload formatter, so the function node decodes its bytes)'
+    : `your application \`${target.appId}\` at \`${target.server}\``
+  const sidebarTip =
+    'In the debug sidebar (the bug icon, top right) choose **current flow** in its filter, so each tab shows only its own messages.'
+  if (tabs[0]) {
     extras.push({
       id: 'demo-comment',
       type: 'comment',
-      z: firstTab.id,
+      z: tabs[0].id,
       name: 'npm start: the examples, connected',
       info:
-        "These tabs are the package's example flows, deployed by `npm start`. The application node they " +
-        'share is connected to the built-in simulated The Things Stack, where `my-device`, `other-device` ' +
-        'and `front-door` join and send uplinks every few seconds; `other-device` has no payload formatter, ' +
-        'so its bytes are decoded by the function node. Open the debug sidebar to see them. ' +
-        '`climate-pro-1` and `lpp-sensor` have no formatter either: tab 05 decodes them in Node-RED ' +
-        '(Device Repository codec, Cayenne LPP).\n\n' +
+        "These tabs are the package's example flows, deployed by `npm start`. Their one application node, " +
+        `**${target.name}** (double-click any ttn node, then the pencil next to *Application*), is connected to ${where}.\n\n` +
+        `${sidebarTip}\n\n` +
+        'The node *whole TTN message* shows its output under the node (its status), not in the sidebar: the top node ' +
+        'already prints every uplink once. Turn its sidebar output on in its settings to read the whole message.\n\n' +
         'With `TTN_APP_ID` and `TTN_API_KEY` set, `npm start` points the same node at your application instead.',
       x: 720,
       y: 40,
@@ -105,17 +114,47 @@ function demoExtras(flow: FlowNode[]): FlowNode[] {
     ): FlowNode =>
       bytesInject({ id, z: String(downlink.z), name, x: 190, y, payload, props, wires: [[downlink.id]] })
     extras.push(
-      inject('demo-inject-confirmed', 'confirmed: acknowledged', 340, '[1]', [
+      inject('demo-inject-confirmed', 'confirmed: acknowledged', 500, '[1]', [
         { p: 'payload' },
         { p: 'confirmed', v: 'true', vt: 'bool' },
       ]),
       inject(
         'demo-inject-too-long',
         '60 bytes: too long, fails',
-        380,
+        540,
         JSON.stringify(new Array(60).fill(0)),
         [{ p: 'payload' }],
       ),
+      // The simulated front-door misses every other confirmed downlink: the first attempt is nacked, the retry acknowledged.
+      inject('demo-inject-retry', 'front-door misses one: retried', 580, '[3]', [
+        { p: 'payload' },
+        { p: 'deviceId', v: 'front-door', vt: 'str' },
+        { p: 'port', v: '3', vt: 'num' },
+        { p: 'confirmed', v: 'true', vt: 'bool' },
+        { p: 'retry', v: '{"attempts":3,"backoff":3}', vt: 'json' },
+      ]),
+      {
+        id: 'demo-comment-downlinks',
+        type: 'comment',
+        z: String(downlink.z),
+        name: 'npm start: press a button on the left',
+        info:
+          `Each button sends a downlink through **${target.name}** to \`${String(downlink.deviceId || 'my-device')}\`:\n\n` +
+          '- **bytes 01 02 03**: a Buffer, sent as raw bytes;\n' +
+          '- **base64 string "AQ=="**: a text payload, read as base64 (the single byte 0x01);\n' +
+          "- **object {\"led\":\"on\"}**: handed to the application's downlink payload formatter;\n" +
+          '- **another device, port 2**: `msg.deviceId` and `msg.port` override the node;\n' +
+          '- **confirmed: acknowledged**: a confirmed downlink; the device acknowledges it (`ack`);\n' +
+          '- **60 bytes: too long, fails**: more than the data rate carries, so The Things Stack refuses it (`failed`, also at the Catch node);\n' +
+          '- **front-door misses one: retried**: a confirmed downlink with `msg.retry`; the simulated front-door misses the first attempt (`nack`), the retry is acknowledged.\n\n' +
+          'The debug node *outcome* shows each step under itself: `queued`, `sent`, then `ack` or `failed`.\n\n' +
+          `${sidebarTip}\n\n` +
+          'A real class A device (most sensors) receives a downlink only after its next uplink: on a real application ' +
+          'the outcome stays at `queued` until the device sends.',
+        x: 720,
+        y: 40,
+        wires: [],
+      },
     )
   }
   return extras

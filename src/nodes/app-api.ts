@@ -9,6 +9,7 @@ import { type DeviceDetails, DeviceDetailsCache } from '../sdk/device-details'
 import type { CheckInput, Needs } from '../sdk/diagnose'
 import { RuntimeDiagnosis } from './diagnosis'
 import type { NodeInstance, NodeRedRuntime, NodeStatus } from './red'
+import type { StatusTarget } from './ttn-app'
 
 /** What a node of this type needs from the key; types not listed (new nodes) are assumed to read traffic. */
 export function needsOfType(type: string): Needs {
@@ -50,7 +51,7 @@ export interface AppApiContext {
   apiKey: string
   address: string
   options: MQTTClientOptions
-  users: Map<string, NodeInstance>
+  users: Map<string, StatusTarget>
   /** Show the current status again on every user. */
   refresh(): void
   /** Refresh period and size of the device details cache (defaults in src/sdk/device-details.ts). */

@@ -13,6 +13,9 @@ import {
   type SendResult,
   type TlsOptions,
 } from '../sdk/client'
+import { isPublicTtsHost, parseAddress, tlsOverrideFor } from '../sdk/address'
+import { apiKeyKind } from '../sdk/api-key'
+import { likelyAuthCause } from '../sdk/connack'
 import type { RecoveryCheckpoint, RecoveryEvent } from '../sdk/recovery'
 import type { UplinkMessage } from '../sdk/messages'
 import type { EventName } from '../sdk/topics'
@@ -46,6 +49,9 @@ export interface TtnAppConfig extends CodecRepoConfig {
   apiUrl?: string
 }
 
+/** What the config node needs of a user: an ID and somewhere to show the connection status. */
+export type StatusTarget = Pick<NodeInstance, 'id' | 'type' | 'status'>
+
 /** How long the connection outlives its last user, so redeploying a consumer does not reconnect. */
 export const LAST_USER_GRACE_MS = 500
 
@@ -53,8 +59,8 @@ export interface TtnAppNode extends NodeInstance, CodecHost {
   /** Undefined when the configuration is unusable (the reason is in configError). */
   client: MQTTClient | undefined
   configError: string | undefined
-  register(user: NodeInstance): void
-  deregister(user: NodeInstance, done?: () => void): void
+  register(user: StatusTarget): void
+  deregister(user: StatusTarget, done?: () => void): void
   onUplink(deviceId: string | undefined, listener: (d: Delivery<UplinkMessage>) => void): () => void
   onEvent(event: EventName | 'all', deviceId: string | undefined, listener: (d: Delivery) => void): () => void
   /** Hold the down/* event subscriptions while a downlink node exists; returns the release function. */
@@ -64,6 +70,22 @@ export interface TtnAppNode extends NodeInstance, CodecHost {
   api: AppApiGlue
 }
 
+/** Whether the connection will use TLS, as the SDK decides it (an unparsable address fails later, in the SDK). */
+function usesTls(server: string, tlsOverride: boolean | undefined): boolean {
+  try {
+    return parseAddress(server, tlsOverride).tls
+  } catch {
+    return tlsOverride !== false
+  }
+}
+
+/** "Not authorized as app@tenant at host:port: <likeliest cause>", through the catalog. */
+function notAuthorizedText(RED: NodeRedRuntime, client: MQTTClient, generic: boolean): string {
+  const c = likelyAuthCause(client.username, client.host)
+  const cause = generic ? RED._('ttn.errors.authCause.broker') : RED._(`ttn.errors.authCause.${c.cause}`, c)
+  return RED._('ttn.errors.notAuthorized', { username: client.username, address: `${client.host}:${client.port}`, cause })
+}
+
 /** Turn the node's fields into the SDK's constructor arguments. Exported for tests. */
 export function clientArguments(
   config: TtnAppConfig,
@@ -71,9 +93,9 @@ export function clientArguments(
 ): { address: string; options: MQTTClientOptions } {
   const server = (config.server ?? '').trim() || 'eu1.cloud.thethings.network'
   const tlsOn = config.tls === undefined ? true : config.tls === true || config.tls === 'true'
-  const hasScheme = /^[a-z]+:\/\//i.test(server)
-  const tls: TlsOptions = hasScheme ? {} : { enabled: tlsOn }
-  if (tlsNode && (tlsOn || /^mqtts:/i.test(server))) {
+  const tlsOverride = tlsOverrideFor(server, tlsOn)
+  const tls: TlsOptions = tlsOverride === undefined ? {} : { enabled: tlsOverride }
+  if (tlsNode && usesTls(server, tlsOverride)) {
     const o = tlsNode.addTLSOptions({})
     if (o.ca) tls.ca = o.ca as TlsOptions['ca']
     if (o.cert) tls.cert = o.cert as TlsOptions['cert']
@@ -123,7 +145,7 @@ export function registerTtnApp(RED: NodeRedRuntime): void {
   function TtnApp(this: TtnAppNode, config: TtnAppConfig): void {
     RED.nodes.createNode(this, config)
     const node = this
-    const users = new Map<string, NodeInstance>()
+    const users = new Map<string, StatusTarget>()
     let lastStatus: NodeStatus | Record<string, never> = {}
     let loggedHint: string | undefined
     let graceTimer: NodeJS.Timeout | undefined
@@ -178,8 +200,11 @@ export function registerTtnApp(RED: NodeRedRuntime): void {
         // The full hint goes to the log once per distinct problem, not once per attempt.
         if (s.hint && s.hint !== loggedHint && (s.state === 'not-authorized' || s.state === 'reconnecting')) {
           loggedHint = s.hint
-          if (s.state === 'not-authorized') node.error(RED._('ttn.errors.notAuthorized', { hint: s.hint }))
-          else node.warn(s.hint)
+          if (s.state === 'not-authorized') {
+            // Short for the debug sidebar (what was tried, the likeliest cause); the whole checklist in the log.
+            node.error(notAuthorizedText(RED, client, config.broker === 'generic'))
+            node.log(s.hint)
+          } else node.warn(s.hint)
         }
       })
       client.on('error', (err: Error) => warnings.push(err.message))
@@ -189,6 +214,9 @@ export function registerTtnApp(RED: NodeRedRuntime): void {
       })
       // The SDK's one warning (TLS verification off) is logged here, once, in the user's language.
       if (client.tls && tlsVerificationOff) node.warn(RED._('ttn.errors.tlsOff', { server: `${client.host}:${client.port}` }))
+      // The server would only say "not authorized": name what is visible before connecting.
+      if (config.broker !== 'generic' && apiKeyKind(node.credentials?.apiKey) === 'v2') node.warn(RED._('ttn.errors.v2Key'))
+      if (!client.tls && isPublicTtsHost(client.host)) node.warn(RED._('ttn.errors.plainPublic', { server: `${client.host}:${client.port}` }))
     }
 
     node.register = (user) => {

@@ -5,7 +5,8 @@ import type { DeviceDetails } from '../sdk/device-details'
 import { summarizeUplink } from '../sdk/uplink'
 import { findApp } from './app-ref'
 import { createUplinkDecoding, type UplinkDecodingConfig } from './uplink-decoding'
-import type { NodeInstance, NodeMessage, NodeRedRuntime } from './red'
+import type { NodeInstance, NodeMessage, NodeRedRuntime, NodeStatus } from './red'
+import { UplinkStatus } from './uplink-status'
 
 export interface TtnUplinkConfig extends UplinkDecodingConfig {
   name?: string
@@ -59,22 +60,26 @@ export function registerTtnUplink(RED: NodeRedRuntime): void {
     const output = config.output ?? 'auto'
     const details = config.details === true || config.details === 'true'
     const releaseDetails = details ? app.api.useDeviceDetails() : undefined
-    // Local decoding (docs/codecs.md); undefined for decode = server, which keeps the plain paths.
+    const status = new UplinkStatus(RED, node)
+    // Local decoding (docs/codecs.md); undefined for decode = server, which keeps the plain path.
     const decoding = createUplinkDecoding(RED._, node, config, app)
     const send = (m: NodeMessage) => node.send(m)
-    const remove = decoding
-      ? app.onUplink(config.deviceId, (d) =>
-          decoding.handle(details ? withDeviceDetails(app.api.deviceDetails(d.deviceId), uplinkMessage(d, output)) : uplinkMessage(d, output), send),
-        )
-      : details
-        ? app.onUplink(config.deviceId, (d) => node.send(withDeviceDetails(app.api.deviceDetails(d.deviceId), uplinkMessage(d, output))))
-        : app.onUplink(config.deviceId, (d) => node.send(uplinkMessage(d, output)))
-    app.register(node)
+    const remove = app.onUplink(config.deviceId, (d) => {
+      const msg = uplinkMessage(d, output)
+      const out = details ? withDeviceDetails(app.api.deviceDetails(d.deviceId), msg) : msg
+      if (decoding) decoding.handle(out, send)
+      else node.send(out)
+      status.uplinkArrived()
+    })
+    // The connection status reaches this node through its UplinkStatus, which adds the last uplink's time.
+    const user = { id: node.id, type: node.type, status: (s: NodeStatus | Record<string, never>) => status.connectionChanged(s) }
+    app.register(user)
     node.on('close', (_removed, done) => {
       decoding?.close()
       releaseDetails?.()
       remove()
-      app.deregister(node, done)
+      status.dispose()
+      app.deregister(user, done)
     })
   }
   RED.nodes.registerType('ttn-uplink', TtnUplink as never)

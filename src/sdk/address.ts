@@ -91,24 +91,64 @@ export const ID_PATTERN = /^[a-z0-9](?:[-]?[a-z0-9]){2,}$/
 export const V2_ID_PATTERN = /^[0-9a-z](?:[_-]?[0-9a-z]){1,35}$/
 export const MAX_ID_LENGTH = 36
 
-/** Check an application or device ID and explain what is wrong with it. Returns undefined when valid. */
-export function idProblem(kind: 'application' | 'device', id: unknown, api: 'v3' | 'v2' = 'v3'): string | undefined {
-  if (typeof id !== 'string' || id.length === 0) return `The ${kind} ID is missing: give the ${kind} ID as shown in the console.`
-  if (id.length > MAX_ID_LENGTH) return `The ${kind} ID "${id}" is ${id.length} characters long; at most ${MAX_ID_LENGTH} are allowed.`
+/** Why an ID pattern failed, as codes: the SDK words them in English, the editor through its catalog. */
+export type IdHint = 'upper-case' | 'reserved-characters' | 'underscore' | 'too-short'
+export type IdCheck =
+  | { ok: true }
+  | { ok: false; reason: 'missing' }
+  | { ok: false; reason: 'too-long'; length: number }
+  | { ok: false; reason: 'pattern'; hints: IdHint[] }
+
+/**
+ * The one rule for application, device and tenant IDs, shared with the editor (resources/ttn-rules.js
+ * is built from this module), so the dialog accepts exactly what the runtime accepts.
+ */
+export function checkId(id: unknown, api: 'v3' | 'v2' = 'v3'): IdCheck {
+  if (typeof id !== 'string' || id.length === 0) return { ok: false, reason: 'missing' }
+  if (id.length > MAX_ID_LENGTH) return { ok: false, reason: 'too-long', length: id.length }
   const pattern = api === 'v2' ? V2_ID_PATTERN : ID_PATTERN
-  if (!pattern.test(id)) {
-    const hints: string[] = []
-    if (/[A-Z]/.test(id)) hints.push('upper-case letters are not allowed')
-    if (/[+#/]/.test(id)) hints.push('"/", "+" and "#" are not allowed')
-    if (api === 'v3' && id.includes('_')) hints.push('"_" is not allowed in v3 IDs (use "-")')
-    if (id.length < 3) hints.push('at least 3 characters are needed')
-    const detail = hints.length ? ` (${hints.join('; ')})` : ''
-    return (
-      `The ${kind} ID "${id}" is not valid${detail}: use lower-case letters, digits and single dashes, ` +
-      'starting and ending with a letter or digit, 3 to 36 characters.'
-    )
-  }
-  return undefined
+  if (pattern.test(id)) return { ok: true }
+  const hints: IdHint[] = []
+  if (/[A-Z]/.test(id)) hints.push('upper-case')
+  if (/[+#/]/.test(id)) hints.push('reserved-characters')
+  if (api === 'v3' && id.includes('_')) hints.push('underscore')
+  if (id.length < 3) hints.push('too-short')
+  return { ok: false, reason: 'pattern', hints }
+}
+
+const HINT_TEXT: Record<IdHint, string> = {
+  'upper-case': 'upper-case letters are not allowed',
+  'reserved-characters': '"/", "+" and "#" are not allowed',
+  underscore: '"_" is not allowed in v3 IDs (use "-")',
+  'too-short': 'at least 3 characters are needed',
+}
+
+/** Check an application, device, gateway or tenant ID and explain what is wrong with it. Returns undefined when valid. */
+export function idProblem(kind: 'application' | 'device' | 'gateway' | 'tenant', id: unknown, api: 'v3' | 'v2' = 'v3'): string | undefined {
+  const check = checkId(id, api)
+  if (check.ok) return undefined
+  if (check.reason === 'missing') return `The ${kind} ID is missing: give the ${kind} ID as shown in the console.`
+  if (check.reason === 'too-long') return `The ${kind} ID "${id}" is ${check.length} characters long; at most ${MAX_ID_LENGTH} are allowed.`
+  const detail = check.hints.length ? ` (${check.hints.map((h) => HINT_TEXT[h]).join('; ')})` : ''
+  return (
+    `The ${kind} ID "${id}" is not valid${detail}: use lower-case letters, digits and single dashes, ` +
+    'starting and ending with a letter or digit, 3 to 36 characters.'
+  )
+}
+
+/**
+ * The TLS choice handed to parseAddress for a server field and a "Use TLS" checkbox: a scheme decides
+ * by itself (mqtts://, ssl://, tls:// on; mqtt://, tcp:// off), otherwise the checkbox does. The config
+ * node and the editor's address line both call this, so they cannot disagree.
+ */
+export function tlsOverrideFor(server: string, tlsChecked: boolean): boolean | undefined {
+  return SCHEME.test(String(server).trim()) ? undefined : tlsChecked
+}
+
+/** Hosts of The Things Network and The Things Stack Cloud: public servers, where a key must never travel in clear. */
+export function isPublicTtsHost(host: string): boolean {
+  const h = host.toLowerCase()
+  return /(^|\.)thethings\.(network|industries)$/.test(h)
 }
 
 /** Work out the username / topic ID from the app ID, the host and an optional explicit tenant. */
@@ -119,7 +159,7 @@ export function resolveIdentity(appID: string, host: string, tenantOption?: stri
     if (extra !== undefined || !tenant) {
       throw new Error(`The application ID "${raw}" has a malformed "@tenant" part: write it as "my-app@ttn" or give the tenant separately.`)
     }
-    const problem = idProblem('application', appId, api)
+    const problem = idProblem('application', appId, api) ?? idProblem('tenant', tenant)
     if (problem) throw new Error(problem)
     return { appId, tenant, username: raw }
   }
@@ -127,6 +167,9 @@ export function resolveIdentity(appID: string, host: string, tenantOption?: stri
   if (problem) throw new Error(problem)
   if (api === 'v2') return { appId: raw, tenant: undefined, username: raw }
   const explicit = typeof tenantOption === 'string' ? tenantOption.trim() : ''
+  // A tenant that cannot exist would only ever earn "not authorized": say so before connecting.
+  const tenantProblem = explicit ? idProblem('tenant', explicit) : undefined
+  if (tenantProblem) throw new Error(tenantProblem)
   const tenant = explicit || deriveTenant(host)
   return { appId: raw, tenant, username: tenant ? `${raw}@${tenant}` : raw }
 }

@@ -7,6 +7,8 @@ import type { BrokerModeOptions } from './broker-mode'
 import type { ConnectError } from './connack'
 import type { Delivery } from './delivery'
 import type { DownlinkOutcome, WaitTarget } from './downlink-tracker'
+import type { ClassBC } from './downlinks/class-bc'
+import type { RetryOptions } from './downlinks/retry-policy'
 import type { UplinkMessage, V2DownlinkRequest, V3DownlinkRequest } from './messages'
 import type { PayloadFormat } from './payload'
 import type { RecoveryEvent, RecoveryOptions } from './recovery'
@@ -98,8 +100,19 @@ export interface SendOptions {
   correlationIds?: string[]
   /** Override the client's downlinkTimeoutMs for this downlink. */
   timeoutMs?: number
-  /** Called for every status the server reports for this downlink (queued, sent, ack, nack, failed, timeout). */
+  /**
+   * Called for every status the server reports for this downlink (queued, sent, ack, nack, failed, timeout),
+   * and the SDK's own steps: waiting (for the connection), held, replaced, expired, cleared.
+   */
   onStatus?: (outcome: DownlinkOutcome) => void
+  /** Try again on nack, timeout and failures that can pass later (docs/downlinks.md). Default: one attempt. */
+  retry?: RetryOptions
+  /** Class B/C: gateways to transmit from and/or the time to transmit at (docs/downlinks.md). */
+  classBC?: ClassBC
+  /** Ends pending retries and a held downlink of this send (its promise rejects); a downlink already published stays with the server. */
+  signal?: AbortSignal
+  /** Internal (src/sdk/downlinks): true when a downlink still waiting for the connection is no longer wanted. */
+  cancelled?: () => boolean
 }
 
 export interface SendResult {

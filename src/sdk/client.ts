@@ -32,10 +32,11 @@ import { ConnectResult } from './connack'
 import { Delivery, type DeliveryInit } from './delivery'
 import type { DownlinkOutcome, WaitTarget } from './downlink-tracker'
 import { Downlinks } from './downlinks'
-import { Inbound } from './inbound'
-import type { UplinkMessage, V3Envelope } from './messages'
+import { needsRetryingSend, RetryingSender } from './downlinks/retrying-send'
 import { type ApiClient, apiClientForMqtt, type QueuedDownlink } from './api'
 import { checkedDeviceId } from './api/for-mqtt'
+import { Inbound } from './inbound'
+import type { UplinkMessage, V3Envelope } from './messages'
 import { Recovery, type RecoveryCheckpoint, type RecoveryOptions, resolveRecovery } from './recovery'
 import { Session } from './session'
 import { Subscriptions } from './subscriptions'
@@ -210,6 +211,11 @@ export class MQTTClient extends EventEmitter<ClientEvents<MQTTClient>> {
     return this.session.connected
   }
 
+  /** The shared subscription group this client is a member of (generic broker mode), if any. */
+  get sharedGroup(): string | undefined {
+    return this.mode.topics.sharedGroup
+  }
+
   // ---------------------------------------------------------------- seed API: callbacks
 
   private removeUplinkCallbackRoute: (() => void) | undefined
@@ -299,7 +305,35 @@ export class MQTTClient extends EventEmitter<ClientEvents<MQTTClient>> {
     schedule: unknown = 'replace',
     options: SendOptions = {},
   ): Promise<SendResult> {
+    // Retries and next-uplink holds live in src/sdk/downlinks/; a plain send does not go through them.
+    if (needsRetryingSend(schedule, options)) return this.retrying.send(deviceID, payload, port, confirmation, schedule, options)
     return this.downlinks.send(deviceID, payload, port, confirmation, schedule, options)
+  }
+
+  private retryingSender: RetryingSender | undefined
+  /** Retries and next-uplink holds (src/sdk/downlinks/retrying-send.ts), over the plain send; made on first use. */
+  private get retrying(): RetryingSender {
+    this.retryingSender ??= new RetryingSender({
+      api: this.api,
+      sharedGroup: this.mode.topics.sharedGroup,
+      sendOnce: (d, payload, port, confirmed, schedule, options) => this.downlinks.send(d, payload, port, confirmed, schedule, options),
+      listenForUplinks: (deviceId, onUplink) =>
+        this.onUplink(deviceId, (d) => {
+          if (!d.recovered) onUplink()
+        }),
+      reportError: (err) => this.reportError(err instanceof Error ? err : new Error(String(err))),
+    })
+    return this.retryingSender
+  }
+
+  /** Downlinks held for a device's next uplink (schedule 'next-uplink'): of one device, or all. */
+  heldDownlinks(deviceId?: string): number {
+    return this.retryingSender?.heldCount(deviceId) ?? 0
+  }
+
+  /** Drop the downlinks held for the next uplink of one device (or all); each is reported as `cleared`. Returns how many. */
+  clearHeldDownlinks(deviceId?: string): number {
+    return this.retryingSender?.clearHeld(deviceId) ?? 0
   }
 
   // ---- HTTP API (src/sdk/api): same key, host and TLS settings as the MQTT connection
@@ -394,6 +428,7 @@ export class MQTTClient extends EventEmitter<ClientEvents<MQTTClient>> {
     this.downlinks.failWaiting(reason)
     if (reason === 'closed') {
       this.downlinks.tracker.clear()
+      this.retryingSender?.dispose()
       this.recovery?.dispose()
     } else {
       this.recovery?.disconnected()

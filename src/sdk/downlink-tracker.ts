@@ -8,7 +8,24 @@
 import type { DownlinkItem, V3Envelope } from './messages'
 import type { EventName } from './topics'
 
-export type DownlinkStatus = 'queued' | 'sent' | 'ack' | 'nack' | 'failed' | 'invalidated' | 'timeout'
+/**
+ * The server's statuses (queued ... timeout), and the SDK's own steps around them (src/sdk/downlinks):
+ * `waiting` for the connection, `held` for the device's next uplink, `replaced` by a newer held
+ * downlink, `expired` (retry ttl), `cleared` (the queue was cleared).
+ */
+export type DownlinkStatus =
+  | 'queued'
+  | 'sent'
+  | 'ack'
+  | 'nack'
+  | 'failed'
+  | 'invalidated'
+  | 'timeout'
+  | 'waiting'
+  | 'held'
+  | 'replaced'
+  | 'expired'
+  | 'cleared'
 export type WaitTarget = 'queued' | 'sent' | 'final'
 
 export interface DownlinkServerError {
@@ -27,6 +44,18 @@ export interface DownlinkOutcome {
   event?: V3Envelope
   /** For 'failed': what the server said. */
   error?: DownlinkServerError
+  // Set on downlinks sent with retry or schedule 'next-uplink' (src/sdk/downlinks):
+  /** Which attempt this step belongs to (1 = the first) and how many are allowed. */
+  attempt?: number
+  attempts?: number
+  /** The correlation ID every attempt of one send carries. */
+  groupId?: string
+  /** True on the one final step of such a send. */
+  final?: boolean
+  /** When another attempt follows: in how many ms. */
+  retryInMs?: number
+  /** Final failed / expired: why the last attempt did not succeed (server error name, nack, timeout, held, ...). */
+  reason?: string
 }
 
 export class DownlinkError extends Error {
@@ -36,18 +65,20 @@ export class DownlinkError extends Error {
   }
 }
 
+/** Device and reason first, the correlation ID last: a debug sidebar cuts long lines. */
 function describeFailure(o: DownlinkOutcome): string {
+  const id = `(ID ${o.correlationId})`
   switch (o.status) {
     case 'failed':
-      return `Downlink ${o.correlationId} to ${o.deviceId} failed: ${o.error?.name ?? 'unknown error'}${o.error?.message ? ` (${o.error.message})` : ''}`
+      return `Downlink to ${o.deviceId} failed: ${o.error?.name ?? 'unknown error'}${o.error?.message ? ` (${o.error.message})` : ''} ${id}`
     case 'nack':
-      return `Downlink ${o.correlationId} to ${o.deviceId} was not acknowledged by the device`
+      return `Downlink to ${o.deviceId} not acknowledged by the device ${id}`
     case 'invalidated':
-      return `Downlink ${o.correlationId} to ${o.deviceId} was dropped from the queue (queue invalidated, e.g. after a rejoin)`
+      return `Downlink to ${o.deviceId} dropped: the queue was invalidated, e.g. after a rejoin ${id}`
     case 'timeout':
-      return `Downlink ${o.correlationId} to ${o.deviceId}: no answer from The Things Stack in time (check the key's downlink rights and the device ID)`
+      return `Downlink to ${o.deviceId}: no answer from The Things Stack in time; check the key's downlink rights and the device ID ${id}`
     default:
-      return `Downlink ${o.correlationId} to ${o.deviceId}: ${o.status}`
+      return `Downlink to ${o.deviceId}: ${o.status} ${id}`
   }
 }
 
@@ -61,7 +92,20 @@ const STATUS_BY_EVENT: Partial<Record<EventName, DownlinkStatus>> = {
 }
 /** The events that report a downlink's fate: the client subscribes to them while any downlink awaits one. */
 export const DOWNLINK_EVENTS = Object.keys(STATUS_BY_EVENT) as readonly EventName[]
-const RANK: Record<DownlinkStatus, number> = { queued: 1, sent: 2, ack: 3, nack: 3, failed: 3, invalidated: 3, timeout: 3 }
+const RANK: Record<DownlinkStatus, number> = {
+  waiting: 0,
+  held: 0,
+  queued: 1,
+  sent: 2,
+  ack: 3,
+  nack: 3,
+  failed: 3,
+  invalidated: 3,
+  timeout: 3,
+  replaced: 3,
+  expired: 3,
+  cleared: 3,
+}
 const BAD: ReadonlySet<DownlinkStatus> = new Set(['nack', 'failed', 'invalidated', 'timeout'])
 
 interface Waiter {

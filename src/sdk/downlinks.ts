@@ -79,6 +79,7 @@ export class Downlinks {
           schedule,
           priority: options.priority,
           payloadFormat: options.payloadFormat,
+          classBC: options.classBC,
         },
         this.settings.api,
       )
@@ -98,6 +99,7 @@ export class Downlinks {
         )
       }
       this.offline.push(downlink)
+      options.onStatus?.({ status: 'waiting', correlationId: '', deviceId: request.deviceId, confirmed: request.confirmed })
     })
     // Reported once: to the caller who handles the promise, else as an 'error' (never a crash).
     return sent.whenUnhandled(this.settings.report)
@@ -110,7 +112,12 @@ export class Downlinks {
 
   /** Connected again: send what waited, in order. */
   flush(): void {
-    for (const downlink of this.offline.splice(0)) this.publish(downlink)
+    for (const downlink of this.offline.splice(0)) {
+      // A retrying send (src/sdk/downlinks/) that gave up while this attempt waited: it is not sent.
+      if (downlink.options.cancelled?.()) {
+        downlink.reject(new Error(`The downlink to ${downlink.request.deviceId} was given up before the connection came back; it was not sent.`))
+      } else this.publish(downlink)
+    }
   }
 
   /** The client stops: what waited is not sent, and each caller is told. */
@@ -209,6 +216,7 @@ function v3Body(r: DownlinkRequest, correlationIds: string[]): V3DownlinkRequest
   item.confirmed = r.confirmed
   item.priority = r.priority
   item.correlation_ids = correlationIds
+  if (r.classBC) item.class_b_c = r.classBC
   return { downlinks: [item] }
 }
 

@@ -5,15 +5,17 @@
  */
 import { idProblem } from './address'
 import { ValidationError } from './errors'
+import { applicationPort, MAX_PORT, MIN_PORT } from './fport'
 import { PRIORITIES, type Priority } from './messages'
 import { type PayloadFormat, type EncodedPayload, encodePayload } from './payload'
 import type { Api } from './topics'
+import { type ClassBCBody, validateClassBC } from './downlinks/class-bc'
 
 export const MAX_PAYLOAD_BYTES = 255
-export const MIN_PORT = 1
-export const MAX_PORT = 223
+export { MIN_PORT, MAX_PORT }
 
-export type Schedule = 'replace' | 'last' | 'push' | 'first'
+/** `next-uplink` holds the downlink until the device's next uplink (src/sdk/downlinks/retrying-send.ts). */
+export type Schedule = 'replace' | 'last' | 'push' | 'first' | 'next-uplink'
 
 export interface DownlinkRequest {
   deviceId: string
@@ -23,6 +25,8 @@ export interface DownlinkRequest {
   /** Normalised: v3 'push' | 'replace'; v2 'replace' | 'first' | 'last'. */
   schedule: 'push' | 'replace' | 'first' | 'last'
   priority: Priority
+  /** Class B/C transmission (v3 `class_b_c`), when asked for. */
+  classBC?: ClassBCBody
 }
 
 export function validateDeviceId(deviceId: unknown, api: Api): string {
@@ -32,8 +36,8 @@ export function validateDeviceId(deviceId: unknown, api: Api): string {
 }
 
 export function validatePort(port: unknown): number {
-  const n = typeof port === 'string' && /^\s*\d+\s*$/.test(port) ? Number(port) : port
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < MIN_PORT || n > MAX_PORT) {
+  const n = applicationPort(port)
+  if (n === undefined) {
     throw new ValidationError(
       `Invalid FPort ${JSON.stringify(port)}: LoRaWAN application ports are whole numbers from ${MIN_PORT} to ${MAX_PORT} ` +
         '(0 is for MAC commands, 224 is the test port, 225-255 are reserved).',
@@ -68,7 +72,7 @@ export function validateSchedule(schedule: unknown, api: Api): DownlinkRequest['
     if (s === 'push') return 'last'
   }
   throw new ValidationError(
-    `Unknown schedule ${JSON.stringify(schedule)}: use "replace" or "last" (alias "push")${api === 'v2' ? ' or "first"' : ''}.`,
+    `Unknown schedule ${JSON.stringify(schedule)}: use "replace", "last" (alias "push")${api === 'v2' ? ', "first"' : ''} or "next-uplink".`,
     'schedule',
   )
 }
@@ -88,6 +92,7 @@ export interface SendInput {
   schedule?: unknown
   priority?: unknown
   payloadFormat?: PayloadFormat
+  classBC?: unknown
 }
 
 /** Validate and normalise one downlink; throws a ValidationError that says what to change. */
@@ -112,5 +117,10 @@ export function validateDownlink(input: SendInput, api: Api): DownlinkRequest {
       'payload',
     )
   }
-  return { deviceId, payload, port, confirmed, schedule, priority }
+  const request: DownlinkRequest = { deviceId, payload, port, confirmed, schedule, priority }
+  if (input.classBC !== undefined && input.classBC !== null) {
+    if (api !== 'v3') throw new ValidationError('Class B/C downlinks (classBC) need The Things Stack (v3): the TTN v2 API had no such field.', 'classBC')
+    request.classBC = validateClassBC(input.classBC)
+  }
+  return request
 }

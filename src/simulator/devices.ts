@@ -155,6 +155,16 @@ export function demoDevices(): DeviceProfile[] {
   ]
 }
 
+/**
+ * For TtsBroker's `missesConfirmed`: the device misses its 1st, (n+1)th, (2n+1)th ... confirmed
+ * downlink (every other one for n = 2: a first attempt is nacked, its retry acknowledged). Only the
+ * listed devices miss any, when a list is given.
+ */
+export function missEvery(n: number, deviceIds?: readonly string[]): (deviceId: string, nth: number) => boolean {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`missEvery: n must be a whole number of 1 or more, got ${n}`)
+  return (deviceId, nth) => (!deviceIds || deviceIds.includes(deviceId)) && (nth - 1) % n === 0
+}
+
 const GATEWAYS = [
   { gateway_id: 'sim-gateway-roof', eui: 'B827EBFFFE000001' },
   { gateway_id: 'sim-gateway-basement', eui: 'B827EBFFFE000002' },

@@ -121,9 +121,43 @@ function itemViolations(item: unknown, at: string): string[] {
       v.push(`${at}.${key} must be an object, got ${describe(item[key])}`)
     }
   }
+  if (isPlainObject(item.class_b_c)) v.push(...classBCViolations(item.class_b_c, `${at}.class_b_c`))
   if (item.session_key_id !== undefined) {
     const s = item.session_key_id
     if (typeof s !== 'string' || !PADDED_BASE64.test(s)) v.push(`${at}.session_key_id must be padded base64`)
+  }
+  return v
+}
+
+// ---- issue 15: class B/C ----
+const GATEWAY_ID = /^[a-z0-9](?:[-]?[a-z0-9]){2,}$/
+const RFC3339_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/
+
+/** `class_b_c {gateways: [{gateway_ids: {gateway_id}, antenna_index, group_index}], absolute_time}`. */
+function classBCViolations(c: Record<string, unknown>, at: string): string[] {
+  const v: string[] = []
+  for (const key of Object.keys(c)) {
+    if (key !== 'gateways' && key !== 'absolute_time') v.push(`${at}.${key} is not a class_b_c field`)
+  }
+  if (c.gateways !== undefined) {
+    if (!Array.isArray(c.gateways)) v.push(`${at}.gateways must be an array`)
+    else
+      c.gateways.forEach((g, i) => {
+        const ids = isPlainObject(g) ? g.gateway_ids : undefined
+        const id = isPlainObject(ids) ? ids.gateway_id : undefined
+        if (typeof id !== 'string' || id.length > 36 || !GATEWAY_ID.test(id)) {
+          v.push(`${at}.gateways[${i}].gateway_ids.gateway_id must be a gateway ID`)
+        }
+        for (const k of ['antenna_index', 'group_index'] as const) {
+          const n = isPlainObject(g) ? g[k] : undefined
+          if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 0)) {
+            v.push(`${at}.gateways[${i}].${k} must be a whole number`)
+          }
+        }
+      })
+  }
+  if (c.absolute_time !== undefined && (typeof c.absolute_time !== 'string' || !RFC3339_TIME.test(c.absolute_time))) {
+    v.push(`${at}.absolute_time must be an RFC 3339 time`)
   }
   return v
 }

@@ -68,6 +68,18 @@ export interface TtsBrokerOptions {
   maxDownlinkBytes?: number
   /** After down/queued, emit down/sent (and down/ack for confirmed downlinks): for the demo. */
   autoDeliver?: { sentAfterMs: number; ackAfterMs?: number }
+  // ---- issue 15: nack and class B/C (with autoDeliver) ----
+  /**
+   * Confirmed downlinks the device "misses": answered with down/nack instead of down/ack. Called once per
+   * delivered confirmed downlink, with its device and how many confirmed downlinks that device got so far
+   * (1 = the first). Deterministic in tests; devices.ts has `missEvery`.
+   */
+  missesConfirmed?: (deviceId: string, nth: number) => boolean
+  /**
+   * Class C devices: a downlink with class_b_c is transmitted without waiting for an uplink, at its
+   * absolute_time when it has one. For other devices class_b_c is ignored (class A), as the server does.
+   */
+  classC?: readonly string[]
 }
 
 export type DownlinkSchedule = 'push' | 'replace' | 'v2'
@@ -180,6 +192,10 @@ export class TtsBroker {
   private readonly apps: AppState[]
   private readonly maxDownlinkBytes: number
   private readonly autoDeliver: TtsBrokerOptions['autoDeliver']
+  private readonly missesConfirmed: TtsBrokerOptions['missesConfirmed']
+  private readonly classC: ReadonlySet<string>
+  /** Confirmed downlinks delivered per device, for missesConfirmed. */
+  private readonly confirmedDelivered = new Map<string, number>()
   /** Raw TCP sockets, so disconnectAll/stop can destroy them (TLS sockets sit on top of these). */
   private readonly sockets = new Set<Socket>()
   /** Authenticated connections. */
@@ -201,6 +217,8 @@ export class TtsBroker {
     this.requestedHost = opts.host ?? '127.0.0.1'
     this.maxDownlinkBytes = opts.maxDownlinkBytes ?? 51
     this.autoDeliver = opts.autoDeliver
+    this.missesConfirmed = opts.missesConfirmed
+    this.classC = new Set(opts.classC ?? [])
     this.apps = opts.applications.map((a) => {
       const api = a.api ?? 'v3'
       const tenant = api === 'v3' ? (a.tenant ?? null) : null
@@ -614,18 +632,30 @@ export class TtsBroker {
     auto: NonNullable<TtsBrokerOptions['autoDeliver']>,
   ): void {
     const prefix = `v3/${app.uid}/devices/${deviceId}`
-    this.later(auto.sentAfterMs, () => {
+    this.later(this.sentAfterMs(deviceId, entry, auto.sentAfterMs), () => {
       const queue = this.queues.get(key) ?? []
       const index = queue.indexOf(entry)
       if (index < 0) return // replaced in the meantime: never sent
       queue.splice(index, 1)
       this.emit(`${prefix}/down/sent`, buildDownlinkEvent(app.appId, deviceId, 'down/sent', entry.body))
       if (entry.confirmed && auto.ackAfterMs !== undefined) {
+        const nth = (this.confirmedDelivered.get(key) ?? 0) + 1
+        this.confirmedDelivered.set(key, nth)
+        const missed = this.missesConfirmed?.(deviceId, nth) === true
         this.later(auto.ackAfterMs, () => {
-          this.emit(`${prefix}/down/ack`, buildDownlinkEvent(app.appId, deviceId, 'down/ack', entry.body))
+          const event = missed ? 'down/nack' : 'down/ack'
+          this.emit(`${prefix}/${event}`, buildDownlinkEvent(app.appId, deviceId, event, entry.body))
         })
       }
     })
+  }
+
+  /** When a queued downlink is transmitted: class C with class_b_c at its absolute_time (or at once), else as configured. */
+  private sentAfterMs(deviceId: string, entry: QueuedDownlink, configured: number): number {
+    const classBC = entry.body.class_b_c
+    if (!classBC || !this.classC.has(deviceId)) return configured
+    const at = typeof classBC.absolute_time === 'string' ? Date.parse(classBC.absolute_time) : Number.NaN
+    return Number.isNaN(at) ? Math.min(configured, 10) : Math.max(0, at - Date.now())
   }
 
   private later(ms: number, fn: () => void): void {

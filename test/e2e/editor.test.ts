@@ -74,6 +74,8 @@ const DIALOGS: DialogSpec[] = [
       'priority',
       'payloadFormat',
       'timeout',
+      'retryAttempts',
+      'retryTtl',
       'name',
     ],
   },
@@ -153,7 +155,7 @@ for (const [title, runtimeOf, major] of runtimes) {
         RED.editor.edit(node)
       }, spec.node)
       const label = TEXTS.paletteLabel[spec.type.replace('ttn-', '')]
-      return browser!.trayOpened(new RegExp(`Edit ${label} node`))
+      return browser!.trayOpened(new RegExp(`Edit ${label.replace(/[()]/g, '\\$&')} node`))
     }
     const editApp = async () => {
       await page().evaluate(
@@ -243,8 +245,24 @@ for (const [title, runtimeOf, major] of runtimes) {
           `#red-ui-palette-container-network .red-ui-palette-node[data-palette-type='ttn-${t}']`,
         )
         assert.equal(await entry.isVisible(), true, `ttn-${t} in the network category`)
-        assert.equal(squash(await entry.textContent()), TEXTS.paletteLabel[t])
+        // The palette breaks the label into lines (<br>): compare without the spaces.
+        const words = (x: string | null) => (x ?? '').replace(/\s+/g, '')
+        assert.equal(words(await entry.textContent()), words(TEXTS.paletteLabel[t]))
       }
+      // Palette search finds all three by the words newcomers type.
+      const search = page().locator('#red-ui-palette-search input')
+      for (const term of ['lora', 'lorawan', 'things', 'ttn', 'LoRa']) {
+        await search.fill('')
+        await search.pressSequentially(term)
+        for (const t of ['uplink', 'downlink', 'event']) {
+          await page()
+            .locator(`.red-ui-palette-node[data-palette-type='ttn-${t}']`)
+            .waitFor({ state: 'visible', timeout: 5000 })
+        }
+      }
+      // Cleared by keystrokes, so the palette's filter hears it.
+      await search.fill('x')
+      await search.press('Backspace')
       assert.equal(
         await page().evaluate(
           () => (globalThis as unknown as EditorWindow).RED.nodes.getType('ttn-app')?.category,
@@ -426,6 +444,40 @@ for (const [title, runtimeOf, major] of runtimes) {
       }
       await browser!.screenshot(shot('ttn-gateway-dialog'))
       await browser!.closeTray('cancel')
+    })
+
+    it('the downlink dialog: Retry rows show for more than one attempt, the ticked outcomes are saved, next-uplink explains itself', async () => {
+      const spec = DIALOGS[1]
+      const tray = await edit(spec)
+      const visible = (selector: string) => tray.locator(selector).isVisible()
+      assert.equal(await visible('#node-input-retryBackoff'), false, 'no wait field for a single attempt')
+      assert.equal(await visible('#ttn-downlink-next-uplink-hint'), false)
+      await type('#node-input-retryAttempts', '0')
+      assert.equal(await hasError('#node-input-retryAttempts'), true, 'attempts 0 flagged')
+      await type('#node-input-retryAttempts', '3')
+      assert.equal(await hasError('#node-input-retryAttempts'), false)
+      assert.equal(await visible('#node-input-retryBackoff'), true, 'the wait shows for retries')
+      assert.equal(await tray.locator('#ttn-downlink-retry-on input[value=nack]').isChecked(), true, 'nack retried by default')
+      await tray.locator('#ttn-downlink-retry-on input[value=invalidated]').uncheck()
+      await type('#node-input-retryTtl', '-5')
+      assert.equal(await hasError('#node-input-retryTtl'), true, 'a negative give-up time flagged')
+      await type('#node-input-retryTtl', '600')
+      await tray.locator('#node-input-schedule').selectOption('next-uplink')
+      assert.equal(await visible('#ttn-downlink-next-uplink-hint'), true, 'next-uplink explained')
+      await browser!.screenshot(shot('ttn-downlink-dialog-retry'))
+      await browser!.closeTray('ok')
+      assert.deepEqual(
+        [await nodeProp(spec.node, 'retryAttempts'), await nodeProp(spec.node, 'retryTtl'), await nodeProp(spec.node, 'retryOn'), await nodeProp(spec.node, 'schedule')],
+        ['3', '600', 'nack,timeout,failed', 'next-uplink'],
+      )
+      // Back as it was: the tests below press the demo's downlink buttons.
+      const again = await edit(spec)
+      await again.locator('#ttn-downlink-retry-on input[value=invalidated]').check()
+      await type('#node-input-retryAttempts', '1')
+      await type('#node-input-retryTtl', '0')
+      await again.locator('#node-input-schedule').selectOption('replace')
+      await browser!.closeTray('ok')
+      assert.deepEqual([await nodeProp(spec.node, 'schedule'), await nodeProp(spec.node, 'retryOn')], ['replace', 'nack,timeout,failed,invalidated'])
       noProblems()
     })
 
@@ -434,35 +486,39 @@ for (const [title, runtimeOf, major] of runtimes) {
       const tray = await editApp()
       const server = tray.locator('#node-config-input-server')
       const preset = tray.locator('#ttn-app-preset')
-      const cloudRow = tray.locator('#ttn-app-row-cloud')
-      const hint = tray.locator('#ttn-app-address-hint')
-      for (const field of [
-        'name',
-        'appId',
-        'apiKey',
-        'server',
-        'tls',
-        'api',
-        'tenant',
-        'broker',
-        'recover',
-      ]) {
-        assert.equal(
-          await tray.locator(`#node-config-input-${field}`).isVisible(),
-          true,
-          `field ${field} shown`,
-        )
+      const cloudRow = tray.locator('#ttn-app-cluster-group')
+      const hint = async () =>
+        `${squash(await tray.locator('#ttn-app-address-hint').textContent())} ${squash(await tray.locator('#ttn-app-username-hint').textContent())}`
+      /** The dialog's tabs (Connection, Security, Advanced, Recovery) and the fields each one shows. */
+      const tabs: [string, string[]][] = [
+        ['connection', ['name', 'appId', 'apiKey', 'server']],
+        ['security', ['name', 'tls']],
+        ['advanced', ['name', 'api', 'broker']],
+        ['recovery', ['name', 'recover']],
+      ]
+      for (const [tab, fields] of tabs) {
+        const content = tray.locator(`#ttn-app-tab-${tab}`)
+        while (!(await content.isVisible())) {
+          await tray.locator(`#red-ui-tab-ttn-app-tab-${tab}`).click()
+          await delay(50)
+        }
+        for (const field of fields) {
+          assert.equal(await tray.locator(`#node-config-input-${field}`).isVisible(), true, `field ${field} shown on ${tab}`)
+        }
+      }
+      while (!(await tray.locator('#ttn-app-tab-connection').isVisible())) {
+        await tray.locator('#red-ui-tab-ttn-app-tab-connection').click()
+        await delay(50)
       }
       assert.equal(await tray.locator('#node-config-input-apiKey').getAttribute('type'), 'password')
       assert.equal(await tray.locator('#node-config-input-apiKey').inputValue(), '', 'no key yet')
-      // The simulator's address is not a preset.
+      assert.equal(await hasError('#node-config-input-apiKey'), true, 'the missing key is marked')
+      // The simulator's address is not a preset; its tenant is the one tenant input.
       assert.equal(await server.inputValue(), `127.0.0.1:${broker!.port}`)
       assert.equal(await preset.inputValue(), 'custom')
       assert.equal(await cloudRow.isVisible(), false)
-      assert.equal(
-        squash(await hint.textContent()),
-        `Connects to mqtt://127.0.0.1:${broker!.port} as ${USERNAME}`,
-      )
+      assert.equal(await tray.locator('#ttn-app-tenant').inputValue(), APP.tenant)
+      assert.equal(await hint(), `Connects to mqtt://127.0.0.1:${broker!.port} as ${USERNAME}`)
 
       for (const [p, host] of [
         ['eu1', 'eu1.cloud.thethings.network'],
@@ -475,12 +531,12 @@ for (const [title, runtimeOf, major] of runtimes) {
       }
       await preset.selectOption('cloud')
       assert.equal(await cloudRow.isVisible(), true, 'tenant and cluster shown for The Things Stack Cloud')
-      await type('#ttn-app-cloud-tenant', 'acme-corp')
+      await type('#ttn-app-tenant', 'acme-corp')
       assert.equal(await server.inputValue(), 'acme-corp.eu1.cloud.thethings.industries')
       await tray.locator('#ttn-app-cloud-cluster').selectOption('nam1')
       assert.equal(await server.inputValue(), 'acme-corp.nam1.cloud.thethings.industries')
-      await type('#ttn-app-cloud-tenant', 'Acme!')
-      assert.equal(await hasError('#ttn-app-cloud-tenant'), true, 'bad tenant flagged')
+      await type('#ttn-app-tenant', 'Acme!')
+      assert.equal(await hasError('#ttn-app-tenant'), true, 'bad tenant flagged')
       await preset.selectOption('custom')
       assert.equal(await cloudRow.isVisible(), false)
       // Typing a known host selects its preset.
@@ -495,26 +551,25 @@ for (const [title, runtimeOf, major] of runtimes) {
       // As a user of The Things Network fills it in (the README's picture).
       await type('#node-config-input-name', 'my-app (eu1)')
       await type('#node-config-input-appId', 'my-app')
-      await type('#node-config-input-tenant', '')
       await preset.selectOption('eu1')
-      await tray.locator('#node-config-input-tls').check()
+      await type('#node-config-input-apiKey', key)
+      assert.equal(await hint(), 'Connects to mqtts://eu1.cloud.thethings.network:8883 as my-app@ttn')
       assert.equal(
-        squash(await hint.textContent()),
-        'Connects to mqtts://eu1.cloud.thethings.network:8883 as my-app@ttn',
+        await tray.locator('#ttn-app-console-link').getAttribute('href'),
+        'https://eu1.cloud.thethings.network/console/applications/my-app',
       )
-      for (const field of ['appId', 'server', 'tenant']) {
+      for (const field of ['appId', 'server', 'apiKey']) {
         assert.equal(await hasError(`#node-config-input-${field}`), false, `${field} valid`)
       }
-      await tray.locator('#node-config-input-tls').blur()
-      // A taller window for this picture, so that it reaches the API and tenant rows.
-      await page().setViewportSize({ width: 1280, height: 900 })
+      await tray.locator('#node-config-input-name').blur()
+      // No tab tooltip over the picture.
+      await page().mouse.move(5, 710)
       await delay(300)
       await browser!.scrollTrayToTop()
       await browser!.screenshot(shot('ttn-app-dialog'), {
         element: tray,
         copies: docsCopy('ttn-app-dialog.png'),
       })
-      await page().setViewportSize({ width: 1280, height: 720 })
       await browser!.closeTray('cancel')
       assert.equal(
         await nodeProp(APP_NODE, 'server'),
@@ -600,7 +655,11 @@ for (const [title, runtimeOf, major] of runtimes) {
         [[5, true]],
         'the port set in the dialog, confirmed from the button',
       )
-      await browser!.screenshot(shot('downlink-flow'))
+      // The README's picture of the downlink tab: the buttons, the nodes and their statuses.
+      await page().locator(`[id='demo-inject-too-long'] .red-ui-flow-node-button`).click()
+      await statusBecomes('ex2-debug-outcome', 'failed')
+      await delay(300)
+      await browser!.screenshot(shot('downlink-flow'), { copies: docsCopy('downlink-flow.png') })
       noProblems()
     })
 

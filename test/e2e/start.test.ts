@@ -188,7 +188,8 @@ describe('npm start', function () {
     const comms = await EditorComms.connect(url)
     sockets.push(comms)
     await waitFor(
-      () => comms.statuses('ex1-uplink-all').includes('ttn.status.connected'),
+      // "connected", or "connected · last hh:mm" once the simulated devices have sent an uplink.
+      () => comms.statuses('ex1-uplink-all').some((s) => s === 'ttn.status.connected' || /^connected · last \d\d:\d\d$/.test(s)),
       10_000,
       'the uplink node connected',
     )
@@ -222,6 +223,12 @@ describe('npm start', function () {
     assert.equal((await fetch(`${url}inject/demo-inject-too-long`, { method: 'POST' })).status, 200)
     await waitFor(() => outcomes().includes('failed'), 10_000, 'failed in the sidebar')
     await waitFor(() => comms.debug('ex2-debug-error').length === 1, 5000, 'the error at the Catch node')
+    // The retry button: front-door misses the first attempt (nack), the retry is acknowledged.
+    assert.equal((await fetch(`${url}inject/demo-inject-retry`, { method: 'POST' })).status, 200)
+    await waitFor(() => outcomes().join().endsWith('nack,queued,sent,ack'), 20_000, 'nack, then the retry acknowledged')
+    // The list button: the queue of my-device over the HTTP API stand-in.
+    assert.equal((await fetch(`${url}inject/ex2-inject-list`, { method: 'POST' })).status, 200)
+    await waitFor(() => comms.debug('ex2-debug-queue').length === 1, 10_000, 'the queue in the sidebar')
 
     // The key only ever exists in the environment of the Node-RED process.
     assert.deepEqual(JSON.parse(readFileSync(join(userDir, 'flows_cred.json'), 'utf8')), SIM_KEY_REFERENCE)
@@ -319,11 +326,13 @@ describe('npm start', function () {
         'the uplink in the sidebar',
       )
       // --device: the nodes of the examples that name one device use it.
+      // Its debug node shows the uplink counter under itself (not in the sidebar: no duplicate output).
       await waitFor(
-        () => comms.debug('ex1-debug-message').length === 1,
+        () => comms.statuses('ex1-debug-message').some((t) => /^\d+$/.test(t)),
         5000,
         'the single-device node got it',
       )
+      assert.equal(comms.debug('ex1-debug-message').length, 0, 'nothing in the sidebar from the single-device node')
       const flows = JSON.parse((await get(`${url}flows`)).text) as FlowNode[]
       assert.equal(flows.find((n) => n.id === 'ex2-downlink')!.deviceId, 'real-device')
       const app = flows.find((n) => n.type === 'ttn-app')!

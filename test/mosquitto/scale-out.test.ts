@@ -52,14 +52,13 @@ function assertPartition(sets: string[][], all: string[]): void {
 }
 
 /**
- * The Mosquitto bridge configuration exactly as the README shows it, pointed at a local broker: the
+ * The Mosquitto bridge configuration exactly as docs/scale-out.md shows it, pointed at a local broker: the
  * address and CA are the only lines changed (a private CA file instead of the system's CA directory).
  */
 function readmeBridgeConfig(address: string, caFile: string, apiKey: string): string {
-  const readme = readFileSync(join(__dirname, '..', '..', '..', 'README.md'), 'utf8')
-  const section = readme.slice(readme.indexOf('## Scale-out'))
+  const section = readFileSync(join(__dirname, '..', '..', '..', 'docs', 'scale-out.md'), 'utf8')
   const block = /```conf\n([\s\S]*?)```/.exec(section)
-  assert.ok(block, 'the README shows a bridge configuration in the Scale-out section')
+  assert.ok(block, 'docs/scale-out.md shows a bridge configuration')
   const replaced = { address: 0, capath: 0, password: 0 }
   const config = block[1].replace(/^(address|bridge_capath|remote_password) .*$/gm, (_line, key: string) => {
     if (key === 'address') {
@@ -73,7 +72,7 @@ function readmeBridgeConfig(address: string, caFile: string, apiKey: string): st
     replaced.password++
     return `remote_password ${apiKey}`
   })
-  assert.deepEqual(replaced, { address: 1, capath: 1, password: 1 }, 'the README block has the lines the test adapts')
+  assert.deepEqual(replaced, { address: 1, capath: 1, password: 1 }, 'the documented block has the lines the test adapts')
   return config
 }
 
@@ -255,7 +254,7 @@ describe('Scale-out: a shared subscription group on Mosquitto', function () {
       }
     })
   })
-  describe('through the Mosquitto bridge from the README', () => {
+  describe('through the Mosquitto bridge from docs/scale-out.md', () => {
     const KEY = 'NNSXS.MOSQBRIDGE.SECRET'
     let pki: TestPki
     let tts: Mosquitto

@@ -8,7 +8,8 @@ import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { MQTTClient } from '../../src/sdk/client'
 import type { V3DownlinkRequest } from '../../src/sdk/messages'
-import { GatewayServerStandIn, TtsBroker } from '../../src/simulator'
+import { GatewayServerStandIn, HttpApiStandIn, TtsBroker } from '../../src/simulator'
+import { missEvery } from '../../src/simulator/devices'
 import { catchNode, collect, commentNode, functionNode, healthNodes, helper, injectNode, record, ttnNodes } from '../support/node-red'
 import { waitFor } from '../support/wait'
 
@@ -83,7 +84,7 @@ describe('example flows do what their comments say', () => {
   })
 
   it('02 Send a downlink: each inject button publishes its payload form, and the outcome output reports the fate', async () => {
-    await helper.load(modules, loadExample('02 Send a downlink and watch its fate.json', broker.port), { 'ex-ttn-app': { apiKey: KEY } })
+    await helper.load(modules, loadExample('02 Send a downlink and follow its outcome.json', broker.port), { 'ex-ttn-app': { apiKey: KEY } })
     const outcomes = collect(helper.getNode('ex2-debug-outcome'))
     const errors = collect(helper.getNode('ex2-debug-error'))
     await waitFor(() => broker.connectionCount('my-app@ttn') === 1, 5000, 'connected')
@@ -101,6 +102,60 @@ describe('example flows do what their comments say', () => {
     assert.equal(items[3].f_port, 2)
     assert.ok(outcomes.some((o) => (o.downlink as { status: string }).status === 'queued'))
     assert.deepEqual(errors, [])
+  })
+
+  it('02 Send a downlink: the retry, hold, list and clear buttons do what the comment says', async () => {
+    // issue 15: a device that misses its first confirmed downlink, and the HTTP API for list and clear.
+    await broker.stop()
+    broker = await TtsBroker.start({
+      applications: [{ appId: 'my-app', tenant: 'ttn', apiKey: KEY }],
+      autoDeliver: { sentAfterMs: 30, ackAfterMs: 30 },
+      missesConfirmed: missEvery(2),
+    })
+    const api = await HttpApiStandIn.start({
+      broker,
+      applications: [{ appId: 'my-app', devices: [{ deviceId: 'my-device' }] }],
+      keys: [{ key: KEY, appId: 'my-app', rights: ['RIGHT_APPLICATION_ALL'] }],
+    })
+    try {
+      const flow = loadExample('02 Send a downlink and follow its outcome.json', broker.port).map((n) =>
+        n.type === 'ttn-app' ? { ...n, apiUrl: api.url } : n,
+      )
+      await helper.load(modules, flow, { 'ex-ttn-app': { apiKey: KEY } })
+      const outcomes = collect(helper.getNode('ex2-debug-outcome'))
+      const queue = collect(helper.getNode('ex2-debug-queue'))
+      const errors = collect(helper.getNode('ex2-debug-error'))
+      await waitFor(() => broker.connectionCount('my-app@ttn') === 1, 5000, 'connected')
+      const status = (o: Record<string, unknown>) => (o.downlink as { status: string }).status
+
+      helper.getNode('ex2-inject-retry').receive({})
+      await waitFor(() => outcomes.some((o) => status(o) === 'ack'), 5000, 'ack after a retry')
+      const last = outcomes.at(-1)?.downlink as { attempt: number; attempts: number; final: boolean }
+      assert.deepEqual([last.attempt, last.attempts, last.final], [2, 3, true])
+      assert.ok(outcomes.some((o) => status(o) === 'nack'))
+
+      helper.getNode('ex2-inject-held').receive({})
+      await waitFor(() => outcomes.some((o) => status(o) === 'held'), 3000, 'held')
+      await subscribed('v3/my-app@ttn/devices/+/up')
+      const before = broker.downlinks.length
+      await broker.publishUplink('my-app@ttn', 'my-device')
+      await waitFor(() => broker.downlinks.length === before + 1, 3000, 'pushed after the uplink')
+      assert.equal(broker.downlinks.at(-1)?.topic, 'v3/my-app@ttn/devices/my-device/down/push')
+
+      // Something waiting in the queue to list and clear: an unconfirmed downlink the simulator has not sent yet.
+      helper.getNode('ex2-inject-bytes').receive({})
+      await waitFor(() => broker.downlinkQueue('my-app@ttn', 'my-device').length > 0, 3000, 'queued')
+      helper.getNode('ex2-inject-list').receive({})
+      await waitFor(() => queue.length === 1, 3000, 'the queue listed')
+      assert.ok(Array.isArray(queue[0].payload) && (queue[0].payload as unknown[]).length >= 1)
+      helper.getNode('ex2-inject-clear').receive({})
+      await waitFor(() => outcomes.some((o) => status(o) === 'cleared'), 3000, 'cleared')
+      assert.deepEqual(broker.downlinkQueue('my-app@ttn', 'my-device'), [])
+      assert.deepEqual(errors, [])
+    } finally {
+      await helper.unload()
+      await api.stop()
+    }
   })
 
   it('03 React to joins and events: joins on the top node, every event on the bottom one', async () => {

@@ -84,7 +84,8 @@ describe('Recovering missed uplinks in the Node-RED runtime', function () {
     // Recovery reads until storage has nothing newer: an uplink published before that last read is
     // (rightly) delivered as recovered. "Live after recovery" means after the status says it is over.
     const lastStatus = () => (statuses[statuses.length - 1]?.[0] as { text?: string } | undefined)?.text
-    await waitFor(() => lastStatus() === 'ttn.status.connected', RECOVERY_WAIT_MS, 'the end of the recovery')
+    // Connected again, with the time of the last uplink (ttn.status.connectedLast): uplinks have arrived.
+    await waitFor(() => lastStatus() === 'ttn.status.connectedLast', RECOVERY_WAIT_MS, 'the end of the recovery')
     await publish(1)
     await waitFor(() => out.length === 5, 3000, 'a live uplink after recovery')
     await delay(200)
@@ -95,7 +96,7 @@ describe('Recovering missed uplinks in the Node-RED runtime', function () {
     assert.ok(Buffer.isBuffer(out[1].payload))
     const shown = statuses.map((s) => s[0] as { fill?: string; text?: string })
     assert.ok(shown.some((s) => s.fill === 'blue' && /recovering/.test(s.text ?? '')), `status while recovering: ${JSON.stringify(shown)}`)
-    assert.deepEqual(shown[shown.length - 1], { fill: 'green', shape: 'dot', text: 'ttn.status.connected' })
+    assert.deepEqual(shown[shown.length - 1], { fill: 'green', shape: 'dot', text: 'ttn.status.connectedLast' })
   })
 
   it('a key without the right to read storage: one warning on the config node, live uplinks unaffected', async () => {

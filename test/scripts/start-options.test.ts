@@ -10,12 +10,12 @@ const KEY = 'NNSXS.TESTOPTIONS.TESTSECRET'
 const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) => parseStartOptions(argv, env, REPO)
 
 describe('npm start options', () => {
-  it('defaults: the simulator, port 1880 (not asked for), .demo/ in the repository, Node-RED 4, 6 s', () => {
+  it('defaults: the simulator, port 1880 (not asked for), .demo/ in the repository, Node-RED 4, 15 s', () => {
     const c = parse([])
     assert.equal(c.application, undefined)
     assert.deepEqual(
       [c.port, c.portExplicit, c.userDir, c.nodeRed, c.intervalMs, c.reset],
-      [1880, false, join(REPO, '.demo'), 4, 6000, false],
+      [1880, false, join(REPO, '.demo'), 4, 15000, false],
     )
   })
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { deriveTenant, idProblem, parseAddress, resolveIdentity } from '../../src/sdk/address'
+import { checkId, deriveTenant, idProblem, isPublicTtsHost, parseAddress, resolveIdentity, tlsOverrideFor } from '../../src/sdk/address'
 
 describe('address and identity', () => {
   it('parses host:port as in the seed, with TLS on 8883', () => {
@@ -53,5 +53,30 @@ describe('address and identity', () => {
     assert.match(idProblem('device', 'a'.repeat(37)) ?? '', /37 characters long; at most 36/)
     assert.match(idProblem('device', '') ?? '', /missing/)
     assert.equal(idProblem('device', 'dev1'), undefined)
+  })
+})
+
+describe('address: the rules the editor shares', () => {
+  it('checkId gives the reason as codes', () => {
+    assert.deepEqual(checkId('my-app'), { ok: true })
+    assert.deepEqual(checkId(''), { ok: false, reason: 'missing' })
+    assert.deepEqual(checkId('a'.repeat(37)), { ok: false, reason: 'too-long', length: 37 })
+    assert.deepEqual(checkId('My_S'), { ok: false, reason: 'pattern', hints: ['upper-case', 'underscore'] })
+    assert.deepEqual(checkId('ab'), { ok: false, reason: 'pattern', hints: ['too-short'] })
+    assert.deepEqual(checkId('my_sensor', 'v2'), { ok: true })
+  })
+  it('refuses a tenant that cannot exist, from app@tenant or the tenant option', () => {
+    assert.throws(() => resolveIdentity('my-app@Acme!', 'x'), /tenant ID "Acme!" is not valid/)
+    assert.throws(() => resolveIdentity('my-app', 'x', 'a_b'), /tenant ID "a_b" is not valid/)
+  })
+  it('lets a scheme decide TLS, else the checkbox', () => {
+    assert.equal(tlsOverrideFor('mqtts://h', false), undefined)
+    assert.equal(tlsOverrideFor('h:8883', false), false)
+    assert.equal(tlsOverrideFor('h', true), true)
+  })
+  it('knows the public servers', () => {
+    assert.equal(isPublicTtsHost('eu1.cloud.thethings.network'), true)
+    assert.equal(isPublicTtsHost('acme.eu1.cloud.thethings.industries'), true)
+    assert.equal(isPublicTtsHost('thethings.network.example.com'), false)
   })
 })

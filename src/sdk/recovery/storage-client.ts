@@ -14,6 +14,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Backoff, type BackoffOptions } from '../backoff'
+import { normalizeBaseUrl } from './base-url'
 import { JsonObjectStream, StreamFormatError, streamItem } from './stream-parser'
 import { canonicalTime, oneNanosecondBefore } from './timestamp'
 
@@ -94,22 +95,6 @@ interface PageResult {
   token: string | undefined
   /** Wait before the next request (the server said the rate limit is used up), ms. */
   throttleMs: number
-}
-
-/** Validate a base URL and make it the server root (no trailing slash, no /api/v3). */
-export function normalizeBaseUrl(value: string): string {
-  let url: URL
-  try {
-    url = new URL(value.trim())
-  } catch {
-    throw new Error(`The Storage Integration address "${value}" is not a URL: give e.g. https://eu1.cloud.thethings.network.`)
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new Error(`The Storage Integration address "${value}" must start with https:// (or http:// for a local test server).`)
-  }
-  if (url.search || url.hash) throw new Error(`The Storage Integration address "${value}" must not have a query or fragment.`)
-  const path = url.pathname.replace(/\/+$/, '').replace(/\/api\/v3$/, '')
-  return `${url.origin}${path}`
 }
 
 export class StorageClient {
@@ -386,3 +371,5 @@ function rateLimitThrottle(headers: Headers): number {
   const s = Number(headers.get('x-rate-limit-reset') ?? '')
   return Number.isFinite(s) && s > 0 ? Math.min(Math.ceil(s * 1000), 60_000) : 0
 }
+
+export { normalizeBaseUrl }
