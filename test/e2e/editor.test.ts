@@ -380,7 +380,12 @@ for (const [title, runtimeOf, major] of runtimes) {
       assert.equal(await down.locator('#node-input-codecScript-editor').isVisible(), false)
       await browser!.closeTray('cancel')
 
-      await editApp()
+      const appTray = await editApp()
+      // The codec fields are on the dialog's Advanced tab.
+      while (!(await appTray.locator('#ttn-app-tab-advanced').isVisible())) {
+        await appTray.locator('#red-ui-tab-ttn-app-tab-advanced').click()
+        await delay(50)
+      }
       for (const field of ['codecRepo', 'codecRepoUrl', 'codecTimeout', 'codecMemory']) {
         assert.equal(await page().locator(`#node-config-input-${field}`).isVisible(), true, `ttn-app field ${field} shown`)
       }
