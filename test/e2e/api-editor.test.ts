@@ -6,11 +6,32 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { HttpApiStandIn, TtsBroker } from '../../src/simulator'
 import { EditorBrowser, type EditorWindow } from '../support/browser'
-import { freePort, installTarball, NodeRedProcess, nodeRed4, nodeRed5, packOnce, removeDir, type Runtime, tempDir } from '../support/node-red-process'
+import {
+  freePort,
+  installTarball,
+  NodeRedProcess,
+  nodeRed4,
+  nodeRed5,
+  packOnce,
+  REPO,
+  removeDir,
+  type Runtime,
+  tempDir,
+} from '../support/node-red-process'
 import { findKeys } from '../support/secret-guard'
 import { waitFor } from '../support/wait'
+
+/** The edit tray's title of one of our nodes: "Edit <its palette label> node", the label from the catalog. */
+function editTitle(node: 'uplink' | 'downlink'): RegExp {
+  const texts = JSON.parse(readFileSync(join(REPO, 'nodes', 'locales', 'en-US', 'ttn.json'), 'utf8')) as {
+    ttn: { paletteLabel: Record<string, string> }
+  }
+  return new RegExp(`Edit ${texts.ttn.paletteLabel[node].replace(/[()]/g, '\\$&')} node`)
+}
 
 const runtimes: [string, () => Runtime, number][] = [
   ['Node-RED 4 on Node 20', nodeRed4, 4],
@@ -150,7 +171,7 @@ for (const [title, runtimeOf, major] of runtimes) {
     })
 
     it('the device picker lists the devices with name and last seen, searches on the server, and fills the field', async () => {
-      const tray = await edit('up', /Edit ttn uplink node/)
+      const tray = await edit('up', editTitle('uplink'))
       await tray.locator('.ttn-device-pick').click()
       const menu = page().locator('.red-ui-autoComplete-container')
       await menu.locator('.ttn-device-option').first().waitFor({ timeout: 10_000 })
@@ -178,7 +199,7 @@ for (const [title, runtimeOf, major] of runtimes) {
 
     it('an empty list says why: the key lacks the devices right; free typing still works', async () => {
       api!.addKey({ key, appId: 'demo-app', rights: ['RIGHT_APPLICATION_TRAFFIC_READ', 'RIGHT_APPLICATION_TRAFFIC_DOWN_WRITE'] })
-      const tray = await edit('down', /Edit ttn downlink node/)
+      const tray = await edit('down', editTitle('downlink'))
       await tray.locator('.ttn-device-pick').click()
       const hint = tray.locator('.ttn-device-hint')
       await tray.locator('.ttn-device-hint', { hasText: /lacks/ }).waitFor({ timeout: 10_000 })
