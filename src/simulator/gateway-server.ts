@@ -9,8 +9,8 @@
 // uplinks; a frozen gateway stays "connected" with old timestamps (the server's view of a UDP gateway
 // that went silent). Faults: the next n requests answer 429 with X-Rate-Limit-Retry.
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { LoopbackServer } from './loopback-server'
 import { errorCorrelationId, rfc3339Nano } from './messages'
 
 export interface SimGatewayKey {
@@ -69,30 +69,27 @@ export class GatewayServerStandIn {
   readonly requests: GatewayRequestRecord[] = []
   private readonly gateways = new Map<string, SimGateway>()
   private readonly keys = new Map<string, SimGatewayKey>()
-  private readonly sockets = new Set<Socket>()
   private statusTimer: NodeJS.Timeout | undefined
   private rateLimited = 0
   private rateLimitRetryS = 1
 
-  private constructor(
-    private readonly server: Server,
-    readonly port: number,
-    readonly host: string,
-  ) {}
+  private readonly http: LoopbackServer
+
+  private constructor(host: string | undefined) {
+    this.http = new LoopbackServer((req, res) => this.handle(req, res), host)
+  }
+
+  get port(): number {
+    return this.http.port
+  }
+
+  get host(): string {
+    return this.http.host
+  }
 
   static async start(opts: GatewayServerOptions): Promise<GatewayServerStandIn> {
-    const host = opts.host ?? '127.0.0.1'
-    let standIn: GatewayServerStandIn | undefined
-    const server = createServer((req, res) => standIn?.handle(req, res))
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(opts.port ?? 0, host, () => resolve())
-    })
-    standIn = new GatewayServerStandIn(server, (server.address() as AddressInfo).port, host)
-    server.on('connection', (s: Socket) => {
-      standIn?.sockets.add(s)
-      s.on('close', () => standIn?.sockets.delete(s))
-    })
+    const standIn = new GatewayServerStandIn(opts.host)
+    await standIn.http.listen(opts.port)
     for (const k of opts.keys) standIn.keys.set(k.key, k)
     const offline = new Set(opts.offline ?? [])
     for (const id of opts.gateways) {
@@ -102,7 +99,7 @@ export class GatewayServerStandIn {
     const every = opts.statusEveryMs ?? 30_000
     if (every > 0) {
       standIn.statusTimer = setInterval(() => {
-        for (const g of standIn?.gateways.values() ?? []) if (g.connectedAt && !g.frozen) g.lastStatusAt = rfc3339Nano()
+        for (const g of standIn.gateways.values()) if (g.connectedAt && !g.frozen) g.lastStatusAt = rfc3339Nano()
       }, every)
       standIn.statusTimer.unref()
     }
@@ -163,8 +160,7 @@ export class GatewayServerStandIn {
 
   async stop(): Promise<void> {
     if (this.statusTimer) clearInterval(this.statusTimer)
-    for (const s of this.sockets) s.destroy()
-    await new Promise<void>((resolve) => this.server.close(() => resolve()))
+    await this.http.stop()
   }
 
   private gateway(id: string): SimGateway {

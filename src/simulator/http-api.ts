@@ -14,8 +14,8 @@
 // application 403 no_application_rights, and injectable faults cover any status, 429 with Retry-After /
 // X-Rate-Limit-* and a dropped connection. Keys are chosen per test with the rights it needs.
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { LoopbackServer } from './loopback-server'
 import { deviceIdentifiers, errorCorrelationId, rfc3339Nano, ulid } from './messages'
 import type { StorageStandIn } from './storage'
 import type { TtsBroker } from './tts-broker'
@@ -150,8 +150,7 @@ const ORDERS = new Set(['device_id', 'name', 'last_seen_at', 'created_at', 'dev_
 export class HttpApiStandIn {
   /** Every request, in order (never the key). */
   readonly requests: ApiRequestRecord[] = []
-  private readonly server: Server
-  private readonly sockets = new Set<Socket>()
+  private readonly http: LoopbackServer
   private readonly apps = new Map<string, Map<string, StoredDevice>>()
   private readonly keys = new Map<string, ApiKeySpec>()
   private readonly faults: ApiFault[] = []
@@ -160,12 +159,8 @@ export class HttpApiStandIn {
   private readonly storage: StorageStandIn | undefined
   private readonly serverAddress: string
   private readonly searchService: boolean
-  private readonly requestedHost: string
-  private listeningPort = 0
-  private stopping: Promise<void> | undefined
 
   private constructor(opts: HttpApiStandInOptions) {
-    this.requestedHost = opts.host ?? '127.0.0.1'
     this.broker = opts.broker
     this.storage = opts.storage
     this.serverAddress = opts.serverAddress ?? '127.0.0.1'
@@ -176,39 +171,27 @@ export class HttpApiStandIn {
       for (const d of a.devices ?? []) this.putDevice(a.appId, d)
     }
     for (const k of opts.keys) this.addKey(k)
-    this.server = createServer((req, res) => {
+    this.http = new LoopbackServer((req, res) => {
       this.handle(req, res).catch((err: Error) => {
         if (!res.headersSent) this.sendProblem(res, new Problem(500, 13, 'pkg/simulator', 'internal', `stand-in failure: ${err.message}`))
         else res.destroy()
       })
-    })
-    this.server.on('connection', (s: Socket) => {
-      this.sockets.add(s)
-      s.once('close', () => this.sockets.delete(s))
-    })
+    }, opts.host)
   }
 
   static async start(opts: HttpApiStandInOptions): Promise<HttpApiStandIn> {
     const s = new HttpApiStandIn(opts)
-    await new Promise<void>((resolve, reject) => {
-      s.server.once('error', reject)
-      s.server.listen(opts.port ?? 0, s.requestedHost, () => {
-        s.server.off('error', reject)
-        s.listeningPort = (s.server.address() as AddressInfo).port
-        resolve()
-      })
-    })
+    await s.http.listen(opts.port)
     return s
   }
 
   get port(): number {
-    return this.listeningPort
+    return this.http.port
   }
 
   /** http://127.0.0.1:PORT: the `apiUrl` of a client or ttn-app node. */
   get url(): string {
-    const host = this.requestedHost.includes(':') ? `[${this.requestedHost}]` : this.requestedHost
-    return `http://${host}:${this.listeningPort}`
+    return this.http.url
   }
 
   /** Add or replace a key (by its secret). */
@@ -279,15 +262,9 @@ export class HttpApiStandIn {
   }
 
   stop(): Promise<void> {
-    if (!this.stopping) {
-      this.stopping = new Promise<void>((resolve) => {
-        for (const s of this.streams) s.res.destroy()
-        this.streams.clear()
-        this.server.close(() => resolve())
-        for (const s of this.sockets) s.destroy()
-      })
-    }
-    return this.stopping
+    for (const s of this.streams) s.res.destroy()
+    this.streams.clear()
+    return this.http.stop()
   }
 
   // ---- request handling ---------------------------------------------------------------------------

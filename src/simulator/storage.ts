@@ -11,8 +11,8 @@
 // Deliberately strict where the real server is undocumented, so clients cannot lean on luck: without
 // `order` the newest come first, and `after` may be exclusive (default) or inclusive.
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { LoopbackServer } from './loopback-server'
 import { canonicalTime, timeToMs } from '../sdk/recovery/timestamp'
 import type { TtsBroker } from './tts-broker'
 
@@ -136,18 +136,14 @@ class HttpProblem extends Error {
 export class StorageStandIn {
   /** Every request to a storage endpoint, in order. */
   readonly requests: StorageRequest[] = []
-  private readonly server: Server
+  private readonly http: LoopbackServer
   private readonly apps = new Map<string, AppStore>()
-  private readonly sockets = new Set<Socket>()
   private readonly faults: StorageFault[] = []
-  private readonly requestedHost: string
   private readonly retentionMs: number
   private readonly maxMessages: number
   private readonly afterMode: 'exclusive' | 'inclusive'
   private detachBroker: (() => void) | undefined
-  private listeningPort = 0
   private seq = 0
-  private stopping: Promise<void> | undefined
   /** Mutable so a test can change them between requests. */
   writeDelayMs: number
   pageCap: number | undefined
@@ -155,7 +151,6 @@ export class StorageStandIn {
   fragmentBytes: number | undefined
 
   private constructor(opts: StorageStandInOptions) {
-    this.requestedHost = opts.host ?? '127.0.0.1'
     this.retentionMs = opts.retentionMs ?? 24 * 3600 * 1000
     this.maxMessages = opts.maxMessages ?? 100_000
     this.afterMode = opts.afterMode ?? 'exclusive'
@@ -164,36 +159,24 @@ export class StorageStandIn {
     this.continuationTokens = opts.continuationTokens ?? true
     this.fragmentBytes = opts.fragmentBytes
     for (const a of opts.applications) this.apps.set(a.appId, { config: a, enabled: a.enabled !== false, entries: [] })
-    this.server = createServer((req, res) => this.serve(req, res))
-    this.server.on('connection', (s: Socket) => {
-      this.sockets.add(s)
-      s.once('close', () => this.sockets.delete(s))
-    })
+    this.http = new LoopbackServer((req, res) => this.serve(req, res), opts.host)
     if (opts.broker) this.attach(opts.broker)
   }
 
   /** Start listening; resolves once it accepts requests. */
   static async start(opts: StorageStandInOptions): Promise<StorageStandIn> {
     const s = new StorageStandIn(opts)
-    await new Promise<void>((resolve, reject) => {
-      s.server.once('error', reject)
-      s.server.listen(opts.port ?? 0, s.requestedHost, () => {
-        s.server.off('error', reject)
-        s.listeningPort = (s.server.address() as AddressInfo).port
-        resolve()
-      })
-    })
+    await s.http.listen(opts.port)
     return s
   }
 
   get port(): number {
-    return this.listeningPort
+    return this.http.port
   }
 
   /** http://127.0.0.1:PORT: the SDK's recover.baseUrl / the ttn-app node's Storage API. */
   get url(): string {
-    const host = this.requestedHost.includes(':') ? `[${this.requestedHost}]` : this.requestedHost
-    return `http://${host}:${this.listeningPort}`
+    return this.http.url
   }
 
   /** Store the v3 uplinks a broker publishes, for the applications configured here. Returns the detach function. */
@@ -253,14 +236,9 @@ export class StorageStandIn {
 
   /** Close the listener and every connection. Idempotent. */
   stop(): Promise<void> {
-    if (!this.stopping) {
-      this.detachBroker?.()
-      this.stopping = new Promise<void>((resolve) => {
-        this.server.close(() => resolve())
-        for (const s of this.sockets) s.destroy()
-      })
-    }
-    return this.stopping
+    this.detachBroker?.()
+    this.detachBroker = undefined
+    return this.http.stop()
   }
 
   // ---- request handling ---------------------------------------------------------------------------
