@@ -46,12 +46,12 @@ describe('a fresh clone of the repository', function () {
 
   it('has nothing beside it, and no file in it reaches outside the repository', () => {
     assert.deepEqual(readdirSync(parent as string), ['repo'])
-    // A path to ../shared, or a path segment 'shared' handed to join()/resolve() in code.
+    // A relative path up into the folder beside the checkout, or that folder's name handed to join()/resolve().
     const outside = sourceFiles(clone).filter((file) => {
       const text = readFileSync(join(clone, file), 'utf8')
       return /(\.\.\/)+shared\//.test(text) || (/\.(ts|js|mjs|cjs)$/.test(file) && /['"]shared['"]\s*[,)]/.test(text))
     })
-    assert.deepEqual(outside, [], `files that read ../shared: ${outside.join(', ')}`)
+    assert.deepEqual(outside, [], `files that read the folder beside the checkout: ${outside.join(', ')}`)
   })
 
   it('builds, and every compiled test file loads (mocha --dry-run)', async () => {
