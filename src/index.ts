@@ -72,7 +72,7 @@ export {
   rightLabel,
   DEVICE_DETAIL_FIELDS,
 } from './sdk/api'
-export type { AuthInfo, EndDevice, QueuedDownlink, DownlinkItem } from './sdk/api'
+export type { AuthInfo, EndDevice, QueuedDownlink } from './sdk/api'
 export {
   HealthTracker,
   HealthWatch,

@@ -1,4 +1,5 @@
 /** The JSON shapes of The Things Stack's HTTP API that this package reads (shared/reference/tts-api.md). */
+import type { DownlinkItem, Location } from '../messages'
 
 export interface AuthInfoApiKey {
   id?: string
@@ -25,13 +26,6 @@ export interface AuthInfo {
   is_admin?: boolean
 }
 
-export interface Location {
-  latitude?: number
-  longitude?: number
-  altitude?: number
-  accuracy?: number
-  source?: string
-}
 
 export interface VersionIds {
   brand_id?: string
@@ -62,32 +56,14 @@ export interface EndDevice {
   join_server_address?: string
 }
 
-/** One downlink of a device's queue (`GET .../down`), as the Application Server keeps it. */
-export interface QueuedDownlink {
-  session_key_id?: string
-  f_port?: number
-  f_cnt?: number
-  frm_payload?: string
-  decoded_payload?: Record<string, unknown>
-  confirmed?: boolean
-  priority?: string
-  correlation_ids?: string[]
-  class_b_c?: Record<string, unknown>
-  confirmed_retry?: Record<string, unknown>
-}
-
-/** A downlink to push or to replace the queue with (the same items as the MQTT `{"downlinks":[...]}` body). */
-export interface DownlinkItem {
-  f_port?: number
-  frm_payload?: string
-  decoded_payload?: Record<string, unknown>
-  confirmed?: boolean
-  priority?: string
-  correlation_ids?: string[]
-  class_b_c?: Record<string, unknown>
-  confirmed_retry?: Record<string, unknown>
-}
+/**
+ * One downlink of a device's queue (`GET .../down`), as the Application Server keeps it: the same
+ * items as the MQTT `{"downlinks":[...]}` body and the server's down/* events (messages.ts).
+ */
+export type QueuedDownlink = DownlinkItem
 
 /** The registry fields ttn-uplink's *Add device details* puts on `msg.device` (the field mask it reads). */
 export const DEVICE_DETAIL_FIELDS = ['name', 'description', 'attributes', 'locations', 'version_ids'] as const
 export type DeviceDetailField = (typeof DEVICE_DETAIL_FIELDS)[number]
+
+export type { DownlinkItem, Location }
