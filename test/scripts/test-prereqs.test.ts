@@ -3,16 +3,21 @@
 // TTN_PREREQS_SEARCH_PATH (the folders it looks in) pointing at an empty folder.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { join } from 'node:path'
+import { chmodSync, copyFileSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { basename, join } from 'node:path'
 import { REPO, removeDir, tempDir } from '../support/node-red-process'
 
 const SCRIPT = join(REPO, 'scripts', 'test-prereqs.mjs')
 
 function runPrereqs(empty: string, asUser?: number) {
+  // Another user may not be able to enter the checkout (a clone in a private temp folder): it runs a
+  // copy of the script from a folder everyone can read. The script stops before it needs the checkout.
+  const script = asUser === undefined ? SCRIPT : readableCopy(SCRIPT)
   const args =
     asUser === undefined
-      ? [SCRIPT]
-      : ['--reuid', String(asUser), '--regid', String(asUser), '--clear-groups', process.execPath, SCRIPT]
+      ? [script]
+      : ['--reuid', String(asUser), '--regid', String(asUser), '--clear-groups', process.execPath, script]
   return spawnSync(asUser === undefined ? process.execPath : 'setpriv', args, {
     env: { ...process.env, TTN_PREREQS_SEARCH_PATH: empty },
     encoding: 'utf8',
@@ -20,12 +25,26 @@ function runPrereqs(empty: string, asUser?: number) {
   })
 }
 
+const copies: string[] = []
+function readableCopy(file: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ttn-prereqs-'))
+  chmodSync(dir, 0o755)
+  const copy = join(dir, basename(file))
+  copyFileSync(file, copy)
+  chmodSync(copy, 0o644)
+  copies.push(dir)
+  return copy
+}
+
 describe('npm test set-up on a machine without Mosquitto and openssl', () => {
   let empty: string
   before(() => {
     empty = tempDir('ttn-no-programs-')
   })
-  after(() => removeDir(empty))
+  after(() => {
+    removeDir(empty)
+    for (const dir of copies.splice(0)) removeDir(dir)
+  })
 
   it('stops at once with the one command: sudo apt-get for a user, the package manager for root without apt-get', () => {
     const root = typeof process.getuid === 'function' && process.getuid() === 0
